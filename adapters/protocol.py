@@ -1,0 +1,24 @@
+"""The interface every adapter implements."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from margin.adapters.types import QueryResult, QuerySpec, RecordContext, RecordRef, RecordTypeSchema, User
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Reads one host app. Every method is async and must not block the event loop."""
+
+    async def describe(self) -> tuple[RecordTypeSchema, ...]:
+        """The record types this host has, their fields and relations."""
+        ...
+
+    async def fetch_context(self, ref: RecordRef, user: User) -> RecordContext:
+        """The record ``ref`` as ``user`` may see it; raises RecordNotFoundError or ForbiddenError."""
+        ...
+
+    async def run_query(self, spec: QuerySpec, user: User) -> QueryResult:
+        """Run a validated, read-only, row-limited query scoped to what ``user`` may see."""
+        ...

@@ -1,0 +1,10 @@
+"""Margin: an embeddable AI copilot sidebar for existing business apps."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("margin")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

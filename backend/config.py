@@ -1,0 +1,234 @@
+"""Configuration: an optional ``margin.toml`` plus ``MARGIN_*`` environment variables.
+
+Both are merged into one dict and decoded into :class:`Settings` once, at start-up. A wrong
+value stops start-up with a :class:`ConfigError` that names the key and what was expected.
+
+Environment variables map onto keys with ``__`` as the nesting separator:
+``MARGIN_SERVER__PORT=9000`` sets ``server.port``; ``MARGIN_PROVIDERS__OPENAI__MODEL`` sets
+``providers.openai.model``. Provider keys also come from ``OPENAI_API_KEY`` and
+``ANTHROPIC_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "MARGIN_"
+DEFAULT_CONFIG_FILE = "margin.toml"
+OFFLINE = "offline"
+FEATURES = ("summarize", "draft", "query")
+SECRET_KEYS = frozenset({"api_key", "secret"})
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and the problem."""
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 256 * 1024
+    heartbeat_s: float = 15.0
+
+
+class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One configured provider. ``local = true`` marks a self-hosted model fit for sensitive data."""
+
+    kind: Literal["openai", "anthropic", "openai_compatible", "offline"]
+    model: str = ""
+    base_url: str | None = None
+    api_key: str | None = None
+    local: bool = False
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 120.0
+    max_tokens: int = 1024
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
+    pace_ms: float = 0.0
+
+
+class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A host app: the secret it signs user tokens with and the origins its pages are served from."""
+
+    secret: str
+    allowed_origins: list[str] = []
+
+
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    max_ttl_s: int = 24 * 3600
+    leeway_s: int = 10
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    mode: Literal["demo", "production"] = "production"
+    data_dir: str = ".margin"
+    log_format: Literal["console", "json"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    providers: dict[str, ProviderSettings] = {}
+    chains: dict[str, list[str]] = {}
+    tenants: dict[str, TenantSettings] = {}
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.mode == "demo" else "json"
+
+    def chain_for(self, feature: str) -> list[str]:
+        return self.chains.get(feature) or self.chains["default"]
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the config file, the environment and ``overrides`` (CLI flags), in rising priority."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    path = Path(config_file or env.get("MARGIN_CONFIG") or DEFAULT_CONFIG_FILE)
+    if config_file is not None or "MARGIN_CONFIG" in env or path.exists():
+        raw = _read_toml(path)
+    _merge(raw, _from_env(env))
+    _merge(raw, dict(overrides or {}))
+    _apply_key_variables(raw, env)
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"Invalid configuration: {_describe(exc)}") from exc
+    return _complete(settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "MARGIN_CONFIG":
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _env_value(path, value)
+    return raw
+
+
+def _env_value(path: list[str], value: str) -> Any:
+    """Lists (chains, allowed origins) are comma-separated in the environment."""
+    if path[0] == "chains" or path[-1] == "allowed_origins":
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _apply_key_variables(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` switch on a default provider or fill its key."""
+    providers = raw.setdefault("providers", {})
+    if not isinstance(providers, dict):
+        return
+    defaults = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
+    for kind, model in defaults.items():
+        key = env.get(f"{kind.upper()}_API_KEY")
+        if not key:
+            continue
+        same_kind = [p for p in providers.values() if isinstance(p, dict) and p.get("kind") == kind]
+        if not same_kind:
+            providers[kind] = {"kind": kind, "model": model, "api_key": key}
+        for entry in same_kind:
+            entry.setdefault("api_key", key)
+
+
+def _complete(settings: Settings) -> Settings:
+    """Add the offline provider and default chains, then check cross-references."""
+    providers = dict(settings.providers)
+    providers.setdefault(OFFLINE, ProviderSettings(kind="offline", model="margin-offline-1"))
+    for name, provider in providers.items():
+        if provider.kind in ("openai", "anthropic") and not provider.api_key:
+            raise ConfigError(f"providers.{name}.api_key: required for a {provider.kind} provider")
+        if provider.kind == "openai_compatible" and not provider.base_url:
+            raise ConfigError(f"providers.{name}.base_url: required for an openai_compatible provider")
+        if provider.kind != "offline" and not provider.model:
+            raise ConfigError(f"providers.{name}.model: required")
+    chains = dict(settings.chains)
+    chains.setdefault("default", [n for n, p in providers.items() if p.kind != "offline"] + [OFFLINE])
+    for key, chain in chains.items():
+        if key != "default" and key not in FEATURES:
+            raise ConfigError(f"chains.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}")
+        if not chain:
+            raise ConfigError(f"chains.{key}: must name at least one provider")
+        for name in chain:
+            if name not in providers:
+                raise ConfigError(f"chains.{key}: unknown provider {name!r}; configured: {sorted(providers)}")
+    for name, tenant in settings.tenants.items():
+        if len(tenant.secret) < 32:
+            raise ConfigError(f"tenants.{name}.secret: must be at least 32 characters")
+    tenants = dict(settings.tenants)
+    if not tenants:
+        if settings.mode != "demo":
+            raise ConfigError("tenants: at least one tenant is required outside demo mode")
+        tenants["demo"] = TenantSettings(secret=demo_secret(Path(settings.data_dir)), allowed_origins=["*"])
+    if settings.server.max_body_bytes <= 0:
+        raise ConfigError("server.max_body_bytes: must be positive")
+    return msgspec.structs.replace(settings, providers=providers, chains=chains, tenants=tenants)
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo tenant's signing secret, made once and kept in the data directory.
+
+    ``margin demo`` and ``margin token`` both read it, so a printed token works against the demo.
+    """
+    path = data_dir / "demo-tenant-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def _describe(exc: msgspec.ValidationError) -> str:
+    """msgspec says "... - at `$.server.port`"; name the key the way the config file does."""
+    return re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{m.group(1) or '(root)'}`", str(exc))
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with every secret replaced by ``***``."""
+
+    def mask(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: ("***" if k in SECRET_KEYS and v else mask(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [mask(v) for v in node]
+        return node
+
+    return mask(msgspec.to_builtins(settings))  # type: ignore[no-any-return]
