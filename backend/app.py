@@ -1,0 +1,57 @@
+"""The Litestar application: the composition root that wires configuration, providers,
+adapters and stores into HTTP routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from margin import __version__
+from margin.config import Settings, load_settings
+from margin.errors import EXCEPTION_HANDLERS
+from margin.logs import configure_logging, litestar_logging_config
+from margin.routes import FeatureController, HealthController
+from margin.security import cors_origins
+from margin.services import Services
+
+
+def create_app(settings: Settings) -> Litestar:
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    return Litestar(
+        route_handlers=[FeatureController, HealthController],
+        dependencies={
+            "services": Provide(lambda: services, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        cors_config=CORSConfig(
+            allow_origins=cors_origins(settings),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        ),
+        request_max_body_size=settings.server.max_body_bytes,
+        logging_config=litestar_logging_config(),
+        openapi_config=OpenAPIConfig(title="Margin", version=__version__, path="/schema"),
+    )
+
+
+def create_app_from_environment() -> Litestar:
+    """Factory for ``uvicorn --factory`` workers: settings from margin.toml and MARGIN_* variables."""
+    settings = load_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+    return create_app(settings)

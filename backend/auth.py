@@ -1,0 +1,76 @@
+"""User tokens: short-lived JWTs (HS256) that the host app signs with its per-tenant secret.
+
+The host backend mints one for the signed-in user (``mint_token``, or ``margin token``); the
+widget sends it as ``Authorization: Bearer <token>``; ``verify_token`` checks it here.
+Claims: ``tenant``, ``sub`` (user id), ``roles``, ``iat``, ``exp``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import jwt
+
+from margin.adapters.types import User
+from margin.config import AuthSettings, TenantSettings
+
+ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """The token cannot be accepted. ``status`` is 401 (who are you?) or 403 (not allowed)."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def mint_token(secret: str, *, tenant: str, user_id: str, roles: Sequence[str] = (), ttl_s: int = 900) -> str:
+    if ttl_s <= 0:
+        raise ValueError("ttl_s must be positive")
+    now = int(time.time())
+    claims = {"tenant": tenant, "sub": user_id, "roles": list(roles), "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSettings) -> User:
+    """Return the token's user, or raise TokenError saying exactly what is wrong with it."""
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.DecodeError as exc:
+        raise TokenError("Malformed token: not a JWT") from exc
+    tenant_name = unverified.get("tenant")
+    if not isinstance(tenant_name, str) or not tenant_name:
+        raise TokenError("Token has no 'tenant' claim")
+    tenant = tenants.get(tenant_name)
+    if tenant is None:
+        raise TokenError(f"Unknown tenant {tenant_name!r}", status=403)
+    try:
+        claims = jwt.decode(
+            token,
+            tenant.secret,
+            algorithms=[ALGORITHM],
+            leeway=auth.leeway_s,
+            options={"require": ["exp", "iat", "sub", "tenant"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("Token expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("Token signature is invalid for this tenant") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(f"Token is missing the {exc.claim!r} claim") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise TokenError(f"Token must be signed with {ALGORITHM}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"Invalid token: {exc}") from exc
+    if claims["exp"] - claims["iat"] > auth.max_ttl_s:
+        raise TokenError(f"Token lifetime exceeds the maximum of {auth.max_ttl_s} s")
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise TokenError("Token claim 'roles' must be a list of strings")
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub:
+        raise TokenError("Token claim 'sub' must be a non-empty string")
+    return User(tenant=tenant_name, user_id=sub, roles=tuple(roles))

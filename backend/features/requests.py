@@ -1,0 +1,32 @@
+"""Request bodies of the feature endpoints. Unknown fields and wrong types are rejected (400)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from margin.adapters.types import RecordRef
+from margin.providers.base import DRAFT_KINDS
+
+Instruction = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Question = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+DraftKind = Literal[DRAFT_KINDS]  # type: ignore[valid-type]  # Literal over the shared tuple of kinds
+
+
+class SummarizeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    record: RecordRef
+
+
+class DraftRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    record: RecordRef
+    kind: DraftKind
+    instruction: Instruction | None = None
+
+
+class QueryRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    question: Question
+    record: RecordRef | None = None
+
+
+FeatureRequest = SummarizeRequest | DraftRequest | QueryRequest

@@ -1,0 +1,106 @@
+"""The durable record of every interaction (one row per feature request), in SQLite.
+
+Written once per interaction when it ends (completed, failed or cancelled), and committed
+before the call returns, so a restart loses nothing that was acknowledged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+import msgspec
+
+Status = Literal["completed", "failed", "cancelled"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS interactions (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    record_type TEXT,
+    record_id TEXT,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    degraded INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL
+)
+"""
+
+
+class InteractionRecord(msgspec.Struct, kw_only=True):
+    id: str
+    created_at: str
+    tenant: str
+    user_id: str
+    feature: str
+    record_type: str | None
+    record_id: str | None
+    provider: str
+    model: str
+    prompt_version: str
+    variant: str
+    degraded: bool
+    cached: bool
+    status: Status
+    error_code: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+
+
+_COLUMNS = tuple(InteractionRecord.__struct_fields__)
+_INSERT = f"INSERT INTO interactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+
+
+class InteractionStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute(_SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def add(self, record: InteractionRecord) -> None:
+        db = self._connection()
+        await db.execute(_INSERT, [getattr(record, name) for name in _COLUMNS])
+        await db.commit()
+
+    async def get(self, interaction_id: str) -> InteractionRecord | None:
+        db = self._connection()
+        async with db.execute(f"SELECT {', '.join(_COLUMNS)} FROM interactions WHERE id = ?", (interaction_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return msgspec.convert(dict(zip(_COLUMNS, row, strict=True)), InteractionRecord, strict=False)
+
+    async def ping(self) -> None:
+        await self._connection().execute("SELECT 1")
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("InteractionStore is not open")
+        return self._db

@@ -1,0 +1,67 @@
+"""Providers: the streaming interface, its events and errors, and a factory from configuration."""
+
+from __future__ import annotations
+
+from margin.config import ProviderSettings
+from margin.providers.base import (
+    DRAFT_KINDS,
+    ChatMessage,
+    ContentFiltered,
+    ContextTooLong,
+    DraftTask,
+    Finish,
+    Provider,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderEvent,
+    ProviderRateLimited,
+    ProviderRequest,
+    ProviderTimeout,
+    ProviderUnavailable,
+    QueryPlan,
+    QueryTask,
+    SummarizeTask,
+    Task,
+    TextDelta,
+    Usage,
+)
+
+
+def build_provider(name: str, settings: ProviderSettings) -> Provider:
+    """The provider for ``settings.kind``; SDKs are imported only for the kinds in use."""
+    if settings.kind == "offline":
+        from margin.providers.offline import OfflineProvider
+
+        return OfflineProvider(name, settings)
+    if settings.kind == "anthropic":
+        from margin.providers.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(name, settings)
+    from margin.providers.openai_provider import OpenAIProvider
+
+    return OpenAIProvider(name, settings)
+
+
+__all__ = [
+    "DRAFT_KINDS",
+    "ChatMessage",
+    "ContentFiltered",
+    "ContextTooLong",
+    "DraftTask",
+    "Finish",
+    "Provider",
+    "ProviderBadRequest",
+    "ProviderError",
+    "ProviderEvent",
+    "ProviderRateLimited",
+    "ProviderRequest",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "QueryPlan",
+    "QueryTask",
+    "SummarizeTask",
+    "Task",
+    "TextDelta",
+    "Usage",
+    "build_provider",
+]
