@@ -22,7 +22,8 @@ def run_query_in_memory(spec: QuerySpec, schema: RecordTypeSchema, rows: Iterabl
     if spec.aggregate is not None:
         return _aggregate(spec, matching)
     for sort in reversed(spec.sort):
-        matching.sort(key=lambda row, f=sort.field: _sort_key(row.get(f)), reverse=sort.direction == "desc")
+        field = sort.field
+        matching.sort(key=lambda row: _sort_key(row.get(field)), reverse=sort.direction == "desc")
     columns = tuple(f.name for f in result_columns(schema))
     rows_out = tuple(tuple(row.get(c) for c in columns) for row in matching[: spec.limit])
     return QueryResult(columns=columns, rows=rows_out, total=len(matching))
@@ -52,7 +53,7 @@ def _matches(row: Row, item: Filter, today: date) -> bool:
     if item.op == "between":
         assert isinstance(value, list)  # guaranteed by validate_spec
         return bool(value[0] <= actual <= value[1])
-    ops = {"<": actual < value, "<=": actual <= value, ">": actual > value, ">=": actual >= value}  # type: ignore[operator]
+    ops = {"<": actual < value, "<=": actual <= value, ">": actual > value, ">=": actual >= value}
     return bool(ops[item.op])
 
 
@@ -82,7 +83,7 @@ def _aggregate(spec: QuerySpec, rows: list[Row]) -> QueryResult:
 def _apply(fn: str, field: str | None, rows: list[Row]) -> Scalar:
     if fn == "count":
         return len(rows)
-    values = [row[field] for row in rows if field and isinstance(row.get(field), int | float)]
+    values: list[float] = [row[field] for row in rows if field and isinstance(row.get(field), int | float)]
     if fn == "sum":
         return sum(values)
     return round(sum(values) / len(values), 2) if values else None

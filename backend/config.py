@@ -17,7 +17,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -32,12 +32,19 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names the key and the problem."""
 
 
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Price = Annotated[float, msgspec.Meta(ge=0)]
+
+
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    max_body_bytes: int = 256 * 1024
-    heartbeat_s: float = 15.0
+    port: Port = 8000
+    workers: PositiveInt = 1
+    max_body_bytes: PositiveInt = 256 * 1024
+    heartbeat_s: Seconds = 15.0
 
 
 class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,12 +55,12 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     base_url: str | None = None
     api_key: str | None = None
     local: bool = False
-    connect_timeout_s: float = 5.0
-    timeout_s: float = 120.0
-    max_tokens: int = 1024
-    input_usd_per_mtok: float = 0.0
-    output_usd_per_mtok: float = 0.0
-    pace_ms: float = 0.0
+    connect_timeout_s: Seconds = 5.0
+    timeout_s: Seconds = 120.0
+    max_tokens: PositiveInt = 1024
+    input_usd_per_mtok: Price = 0.0
+    output_usd_per_mtok: Price = 0.0
+    pace_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
 
 class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -64,8 +71,8 @@ class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    max_ttl_s: int = 24 * 3600
-    leeway_s: int = 10
+    max_ttl_s: PositiveInt = 24 * 3600
+    leeway_s: NonNegativeInt = 10
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -99,16 +106,31 @@ def load_settings(
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     path = Path(config_file or env.get("MARGIN_CONFIG") or DEFAULT_CONFIG_FILE)
-    if config_file is not None or "MARGIN_CONFIG" in env or path.exists():
+    if config_file is not None or env.get("MARGIN_CONFIG") or path.exists():
         raw = _read_toml(path)
     _merge(raw, _from_env(env))
     _merge(raw, dict(overrides or {}))
     _apply_key_variables(raw, env)
+    _check_named_entries(raw)
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"Invalid configuration: {_describe(exc)}") from exc
     return _complete(settings)
+
+
+def _check_named_entries(raw: dict[str, Any]) -> None:
+    """Decode provider and tenant entries one by one, so an error names the entry."""
+    for section, struct in (("providers", ProviderSettings), ("tenants", TenantSettings)):
+        entries = raw.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name, entry in entries.items():
+            try:
+                msgspec.convert(entry, struct, strict=False)
+            except msgspec.ValidationError as exc:
+                message = re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{section}.{name}.{m.group(1)}`".rstrip("."), str(exc))
+                raise ConfigError(f"Invalid configuration: {message}") from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -138,6 +160,8 @@ def _env_value(path: list[str], value: str) -> Any:
     """Lists (chains, allowed origins) are comma-separated in the environment."""
     if path[0] == "chains" or path[-1] == "allowed_origins":
         return [item.strip() for item in value.split(",") if item.strip()]
+    if path == ["log_level"]:
+        return value.lower()
     return value
 
 
@@ -206,13 +230,24 @@ def demo_secret(data_dir: Path) -> str:
     ``margin demo`` and ``margin token`` both read it, so a printed token works against the demo.
     """
     path = data_dir / "demo-tenant-secret"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret)
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            staging = data_dir / f".demo-tenant-secret.{os.getpid()}"
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+            try:
+                os.link(staging, path)  # atomic; if another process won the race, keep its secret
+            except FileExistsError:
+                pass
+            finally:
+                staging.unlink()
+        secret = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"data_dir: cannot keep the demo tenant secret in {data_dir}: {exc.strerror}") from exc
+    if len(secret) < 32:
+        raise ConfigError(f"data_dir: {path} is damaged (secret too short); delete it to make a new one")
     return secret
 
 

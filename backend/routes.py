@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from margin.adapters import User
@@ -47,28 +48,28 @@ class FeatureController(Controller):
     dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
 
     @post("/summarize", status_code=200, responses=_RESPONSES, summary="Summarise a record")
-    async def summarize(self, data: SummarizeRequest, request: Request[Any, Any, Any], user: User, services: Services) -> Response[Any]:
+    async def summarize(self, data: JSONBody[SummarizeRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
         return await _respond(data, request, user, services)
 
     @post("/draft", status_code=200, responses=_RESPONSES, summary="Draft a reply, e-mail or note about a record")
-    async def draft(self, data: DraftRequest, request: Request[Any, Any, Any], user: User, services: Services) -> Response[Any]:
+    async def draft(self, data: JSONBody[DraftRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
         return await _respond(data, request, user, services)
 
     @post("/query", status_code=200, responses=_RESPONSES, summary="Answer a plain-language question with a table")
-    async def query(self, data: QueryRequest, request: Request[Any, Any, Any], user: User, services: Services) -> Response[Any]:
+    async def query(self, data: JSONBody[QueryRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
         return await _respond(data, request, user, services)
 
     @post("/{feature:str}", status_code=404, include_in_schema=False)
-    async def unknown_feature(self, feature: str) -> None:
+    async def unknown_feature(self, feature: FromPath[str]) -> None:
         raise NotFoundException(f"Unknown feature {feature!r}; available: {', '.join(FEATURES)}")
 
 
-async def _respond(body: FeatureRequest, request: Request[Any, Any, Any], user: User, services: Services) -> Response[Any]:
+async def _respond(body: FeatureRequest, request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
     today = date.today()
     prepared = await prepare(body, user, services.adapter, today)
     chain = services.runner.chain(services.settings.chain_for(prepared.feature))
     events = services.runner.run(prepared, chain, user, services.adapter, today)
-    if request.accept.best_match([EVENT_STREAM, "application/json"], default="application/json") == EVENT_STREAM:
+    if EVENT_STREAM in request.headers.get("accept", "").lower():  # JSON unless a stream is asked for
         frames = sse_frames(events, services.settings.server.heartbeat_s)
         return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
     return await _collect(events)
@@ -102,7 +103,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", summary="Readiness: dependencies reachable")
-    async def readyz(self, services: Services) -> Response[dict[str, Any]]:
+    async def readyz(self, services: NamedDependency[Services]) -> Response[dict[str, Any]]:
         checks: dict[str, Any] = {"providers": {name: p.kind for name, p in services.providers.items()}}
         try:
             await services.store.ping()

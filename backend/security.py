@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from margin.adapters import User
@@ -12,7 +13,7 @@ from margin.auth import TokenError, verify_token
 from margin.config import Settings
 
 
-def provide_user(request: Request[Any, Any, Any], settings: Settings) -> User:
+def provide_user(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> User:
     header = request.headers.get("authorization")
     if not header:
         raise NotAuthorizedException("Missing Authorization header (expected 'Bearer <token>')", headers=_CHALLENGE)

@@ -8,6 +8,12 @@ What each request gets is a :class:`Scenario`: the ``x-margin-sim`` header (a Sc
 JSON) if present, else the next queued one (:meth:`ProviderSimulator.enqueue`), else the
 default. Every request is recorded as a :class:`SimRequest`, which the stream updates as it
 goes (``tokens_sent``, ``completed``, ``client_disconnected``).
+
+The answer is ``Scenario.text`` split into words (each keeps its leading whitespace), or
+deterministic filler words; a request for JSON (OpenAI ``response_format``, Anthropic forced
+``tool_choice`` or ``output_config.format``) gets ``{"answer": "<filler>"}`` instead, and a
+forced Anthropic tool streams it as ``input_json_delta``. The request's ``max_tokens`` cuts
+the answer short with the API's "length" stop reason.
 """
 
 from __future__ import annotations
@@ -88,7 +94,11 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class SimRequest(msgspec.Struct):
-    """One request the simulator received, and how far its answer got."""
+    """One request the simulator received, and how far its answer got.
+
+    Header names are lower-cased; credentials (``authorization``, ``x-api-key``) keep only
+    their last four characters.
+    """
 
     api: Api
     path: str
@@ -262,14 +272,12 @@ class ProviderSimulator:
             path=path,
             model=model,
             body=body,
-            headers={k: ("***" if k in _REDACTED_HEADERS else v) for k, v in headers.items()},
+            headers={k: (_redact(v) if k in _REDACTED_HEADERS else v) for k, v in headers.items()},
             scenario=scenario,
         )
         self.requests.append(record)
-        log.info(
-            "simulator request", api=api, model=model, fault=scenario.fault, stream=bool(body.get("stream"))
-        )
         dialect = dialect_cls(self._seq, model, body)
+        log.info("simulator request", api=api, model=model, fault=scenario.fault, stream=dialect.stream)
         tokens, finish = _answer_tokens(scenario, dialect.json_mode, dialect.max_tokens(body))
         connection = _Connection(reader, writer)
         connection.watch()
@@ -283,6 +291,9 @@ class ProviderSimulator:
                 await _stream(connection, record, dialect, tokens, finish)
             else:
                 await _respond_whole(connection, record, dialect, tokens, finish)
+        except asyncio.CancelledError:
+            connection.ended = True  # stop() cut it
+            raise
         finally:
             record.client_disconnected = connection.gone and not connection.ended
             connection.unwatch()
@@ -305,8 +316,8 @@ class _Connection:
         self.writer = writer
         self.transport = writer.transport
         self.left = asyncio.Event()
+        # Set once the simulator itself ended the answer: a close after that is not the client leaving.
         self.ended = False
-        """Set once the simulator itself ended the answer: a later close is not the client's doing."""
         self._watcher: asyncio.Task[None] | None = None
 
     def watch(self) -> None:
@@ -366,7 +377,6 @@ class _Connection:
 class _Dialect(abc.ABC):
     """The wire format of one API, pre-encoded per request so streaming stays cheap."""
 
-    api: Api
     finish_stop: str
     finish_length: str
 
@@ -413,27 +423,18 @@ class _Dialect(abc.ABC):
 
 
 class _OpenAIDialect(_Dialect):
-    api = "openai"
     finish_stop = "stop"
     finish_length = "length"
     _ERRORS = {
         "rate_limit": ("Rate limit reached for requests (simulated).", "requests", "rate_limit_exceeded"),
-        "server_error": (
-            "The server had an error processing your request (simulated).",
-            "server_error",
-            None,
-        ),
-        "unavailable": (
-            "The engine is currently overloaded (simulated).",
-            "server_error",
-            "service_unavailable",
-        ),
+        "server_error": ("The server had an error (simulated).", "server_error", None),
+        "unavailable": ("The engine is overloaded (simulated).", "server_error", "service_unavailable"),
     }
 
     def __init__(self, seq: int, model: str, body: dict[str, Any]) -> None:
         super().__init__(seq, model, body)
-        response_format = body.get("response_format")
-        self.json_mode = isinstance(response_format, dict) and response_format.get("type") in (
+        answer_format = body.get("response_format")
+        self.json_mode = isinstance(answer_format, dict) and answer_format.get("type") in (
             "json_schema",
             "json_object",
         )
@@ -507,7 +508,6 @@ class _OpenAIDialect(_Dialect):
 class _AnthropicDialect(_Dialect):
     """Messages API. A forced ``tool_choice`` gets a tool_use block streamed as input_json_delta."""
 
-    api = "anthropic"
     finish_stop = "end_turn"
     finish_length = "max_tokens"
     _ERRORS = {
@@ -519,24 +519,21 @@ class _AnthropicDialect(_Dialect):
     def __init__(self, seq: int, model: str, body: dict[str, Any]) -> None:
         super().__init__(seq, model, body)
         choice = body.get("tool_choice")
-        self.tool_name = (
-            choice.get("name") if isinstance(choice, dict) and choice.get("type") == "tool" else None
-        )
+        forced = isinstance(choice, dict) and choice.get("type") == "tool"
+        self.tool_name = str(body["tool_choice"].get("name", "")) if forced else None
+        self.tool_id = f"toolu_sim_{seq}"
         output_config = body.get("output_config")
         self.json_mode = self.tool_name is not None or (
             isinstance(output_config, dict) and output_config.get("format") is not None
         )
+        delta = (
+            b'"type":"input_json_delta","partial_json":' if self.tool_name else b'"type":"text_delta","text":'
+        )
         if self.tool_name is not None:
             self.finish_stop = "tool_use"
-            self._token_prefix = (
-                b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-                b'"delta":{"type":"input_json_delta","partial_json":'
-            )
-        else:
-            self._token_prefix = (
-                b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-                b'"delta":{"type":"text_delta","text":'
-            )
+        self._token_prefix = (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{' + delta
+        )
 
     @staticmethod
     def error_body(kind: str, message: str) -> dict[str, Any]:
@@ -558,10 +555,7 @@ class _AnthropicDialect(_Dialect):
             "stop_sequence": None,
             "usage": {"input_tokens": self.input_tokens, "output_tokens": 1},
         }
-        if self.tool_name is not None:
-            block = {"type": "tool_use", "id": f"toolu_sim_{self.seq}", "name": self.tool_name, "input": {}}
-        else:
-            block = {"type": "text", "text": ""}
+        block = self._block({}, "")
         return (
             self._event("message_start", {"type": "message_start", "message": message})
             + self._event(
@@ -569,6 +563,11 @@ class _AnthropicDialect(_Dialect):
             )
             + self._event("ping", {"type": "ping"})
         )
+
+    def _block(self, tool_input: Any, text: str) -> dict[str, Any]:
+        if self.tool_name is not None:
+            return {"type": "tool_use", "id": self.tool_id, "name": self.tool_name, "input": tool_input}
+        return {"type": "text", "text": text}
 
     def token(self, text: str) -> bytes:
         return self._token_prefix + _encode_text(text) + b"}}\n\n"
@@ -592,26 +591,18 @@ class _AnthropicDialect(_Dialect):
         return self._event("error", self.error_body(fault, ""))
 
     def whole(self, text: str, finish: str, output_tokens: int) -> dict[str, Any]:
-        content: dict[str, Any]
+        tool_input: Any = None
         if self.tool_name is not None:
             try:
                 tool_input = msgspec.json.decode(text)
             except msgspec.DecodeError:
                 tool_input = {"answer": text}
-            content = {
-                "type": "tool_use",
-                "id": f"toolu_sim_{self.seq}",
-                "name": self.tool_name,
-                "input": tool_input,
-            }
-        else:
-            content = {"type": "text", "text": text}
         return {
             "id": f"msg_sim_{self.seq}",
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [content],
+            "content": [self._block(tool_input, text)],
             "stop_reason": finish,
             "stop_sequence": None,
             "usage": {"input_tokens": self.input_tokens, "output_tokens": output_tokens},
@@ -776,6 +767,11 @@ def _count_words(value: Any) -> int:
     if isinstance(value, dict):
         return _count_words(value.get("content")) + _count_words(value.get("text"))
     return 0
+
+
+def _redact(secret: str) -> str:
+    """Keep only the last 4 characters of a credential: enough to tell keys apart in a test."""
+    return "***" + secret[-4:]
 
 
 def _seconds(value: float) -> str:

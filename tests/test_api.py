@@ -122,7 +122,7 @@ def test_oversized_body_is_rejected_with_413(tmp_path: Path) -> None:
         ({"Authorization": "Bearer not-a-jwt"}, 401, "Malformed"),
         ({"Authorization": f"Bearer {mint_token(OTHER_SECRET, tenant='acme', user_id='mallory')}"}, 401, "signature"),
         ({"Authorization": f"Bearer {jwt.encode(EXPIRED, TENANT_SECRET, algorithm='HS256')}"}, 401, "expired"),
-        ({"Authorization": f"Bearer {jwt.encode({**EXPIRED, 'exp': 2**40}, TENANT_SECRET, algorithm='HS384')}"}, 401, "HS256"),
+        ({"Authorization": f"Bearer {jwt.encode({**EXPIRED, 'exp': 2**40}, TENANT_SECRET * 2, algorithm='HS384')}"}, 401, "HS256"),
     ],
 )
 def test_bad_tokens_are_refused(server: ServerThread, headers: dict[str, str], status: int, needle: str) -> None:

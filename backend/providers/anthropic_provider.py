@@ -11,7 +11,7 @@ parameter any more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 import anthropic
 import msgspec
@@ -92,7 +92,7 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         schema = request.response_schema
         tools: list[ToolParam] = []
@@ -132,8 +132,8 @@ class AnthropicProvider:
                     elif kind == "message_delta":
                         if event.delta is not None and event.delta.stop_reason:
                             stop_reason = event.delta.stop_reason
-                        if event.usage is not None:
-                            input_tokens = _input_tokens(event.usage) or input_tokens
+                        if event.usage is not None:  # cumulative counts, some of them possibly absent
+                            input_tokens = max(input_tokens, _input_tokens(event.usage))
                             output_tokens = event.usage.output_tokens or output_tokens
                     elif kind == "message_stop":
                         stopped = True
@@ -175,4 +175,8 @@ def _messages(messages: Iterable[ChatMessage]) -> list[MessageParam]:
 
 def _input_tokens(usage: _Usage) -> int:
     """Anthropic counts cached prompt tokens apart from ``input_tokens``; Margin wants them all."""
-    return (usage.input_tokens or 0) + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
+    return (
+        (usage.input_tokens or 0)
+        + (usage.cache_creation_input_tokens or 0)
+        + (usage.cache_read_input_tokens or 0)
+    )

@@ -7,7 +7,7 @@ pointing at the self-hosted server. ``response_schema`` becomes ``response_forma
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 import msgspec
 import openai
@@ -83,11 +83,12 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         max_tokens = min(request.max_tokens, self._max_tokens)
         # OpenAI's newer models only take max_completion_tokens; self-hosted servers know max_tokens.
         compatible = self.kind == "openai_compatible"
         finish: str | None = None
+        usage: _Usage | None = None
         refused = False
         with typed_errors(self.name, self._sdk_error):
             async with self._client.chat.completions.with_streaming_response.create(
@@ -120,12 +121,14 @@ class OpenAIProvider:
                             refused = True
                         if choice.finish_reason:
                             finish = choice.finish_reason
-                    if chunk.usage is not None:
-                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    if chunk.usage is not None:  # some servers repeat it on every chunk: keep the last
+                        usage = chunk.usage
         if finish is None:
             raise ProviderUnavailable("the stream ended before the answer finished", provider=self.name)
         if refused or finish == "content_filter":
             raise ContentFiltered("the provider declined to answer", provider=self.name)
+        if usage is not None:
+            yield Usage(usage.prompt_tokens, usage.completion_tokens)
         yield Finish(finish)
 
     def _sdk_error(self, exc: Exception) -> ProviderError | None:

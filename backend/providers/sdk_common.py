@@ -94,7 +94,9 @@ def status_error(
     if status == 429:
         if code == "insufficient_quota":
             return ProviderUnavailable(f"quota exhausted{label}", provider=provider)
-        return ProviderRateLimited(f"rate limited{label}", provider=provider, retry_after=retry_after(headers))
+        return ProviderRateLimited(
+            f"rate limited{label}", provider=provider, retry_after=retry_after(headers)
+        )
     if status == 408:
         return ProviderTimeout(f"the provider timed out{label}", provider=provider)
     if status >= 500:
@@ -108,7 +110,9 @@ def status_error(
     if status == 403:
         return ProviderBadRequest(f"permission denied{label}", provider=provider)
     if status == 404:
-        return ProviderBadRequest(f"model or endpoint not found{label}; check model and base_url", provider=provider)
+        return ProviderBadRequest(
+            f"model or endpoint not found{label}; check model and base_url", provider=provider
+        )
     return ProviderBadRequest(f"request rejected{label}", provider=provider)
 
 
@@ -135,9 +139,13 @@ def typed_errors(provider: str, sdk_error: Callable[[Exception], ProviderError |
     except ProviderError:
         raise
     except httpx2.TimeoutException as exc:
-        raise ProviderTimeout(f"no data from the provider in time ({type(exc).__name__})", provider=provider) from exc
+        raise ProviderTimeout(
+            f"no data from the provider in time ({type(exc).__name__})", provider=provider
+        ) from exc
     except httpx2.HTTPError as exc:
-        raise ProviderUnavailable(f"connection lost mid-stream ({type(exc).__name__})", provider=provider) from exc
+        raise ProviderUnavailable(
+            f"connection lost mid-stream ({type(exc).__name__})", provider=provider
+        ) from exc
     except Exception as exc:
         error = sdk_error(exc)
         if error is None:
