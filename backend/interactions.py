@@ -1,16 +1,21 @@
 """The durable record of every interaction (one row per feature request), in SQLite.
 
-Written once per interaction when it ends (completed, failed or cancelled), and committed
-before the call returns, so a restart loses nothing that was acknowledged.
+Written once per interaction when it ends (completed, failed or cancelled). ``submit`` hands
+the write to a task of its own, so a request being cancelled (a client disconnect) cannot
+interrupt it half-way; ``close`` waits for every submitted write to commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Literal
 
 import aiosqlite
 import msgspec
+import structlog
+
+log = structlog.get_logger("margin.interactions")
 
 Status = Literal["completed", "failed", "cancelled"]
 
@@ -71,6 +76,7 @@ class InteractionStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,14 +86,26 @@ class InteractionStore:
         await self._db.commit()
 
     async def close(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
         if self._db is not None:
             await self._db.close()
             self._db = None
 
-    async def add(self, record: InteractionRecord) -> None:
+    def submit(self, record: InteractionRecord) -> None:
+        """Store ``record`` in the background; never blocks and cannot be cancelled by the caller."""
+        task = asyncio.get_running_loop().create_task(self._add(record))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _add(self, record: InteractionRecord) -> None:
         db = self._connection()
-        await db.execute(_INSERT, [getattr(record, name) for name in _COLUMNS])
-        await db.commit()
+        try:
+            await db.execute(_INSERT, [getattr(record, name) for name in _COLUMNS])
+            await db.commit()
+        except Exception:
+            log.exception("interaction.store_failed", interaction_id=record.id)
+            raise
 
     async def get(self, interaction_id: str) -> InteractionRecord | None:
         db = self._connection()

@@ -52,6 +52,7 @@ class ServerThread:
     """A real uvicorn server running ``create_app(settings)`` on its own loop in a thread."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.app = create_app(settings)
         self.port = free_port()
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")

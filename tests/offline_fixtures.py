@@ -84,7 +84,9 @@ CASE = RecordTypeSchema(
     title_field="subject",
     fields=(
         FieldSchema("subject", "string", label="Subject"),
-        FieldSchema("status", "enum", label="Status", allowed_values=("new", "open", "pending", "solved", "closed")),
+        FieldSchema(
+            "status", "enum", label="Status", allowed_values=("new", "open", "pending", "solved", "closed")
+        ),
         FieldSchema("priority", "enum", label="Priority", allowed_values=("low", "normal", "high", "urgent")),
         FieldSchema("channel", "enum", label="Channel", allowed_values=("email", "phone", "chat", "web")),
         FieldSchema("customer", "string", label="Customer", aliases=("account", "company", "client")),
@@ -125,7 +127,9 @@ ACME_DEAL = RecordContext(
             "Intro call with Dana Reyes, Acme's VP of Operations. They run 40 support agents on our "
             "platform and the contract ends on March 31.",
         ),
-        TimelineEntry(_at("2025-01-09T10:30:00"), "Dana Reyes", "email", "Thanks for the call!\nSounds good."),
+        TimelineEntry(
+            _at("2025-01-09T10:30:00"), "Dana Reyes", "email", "Thanks for the call!\nSounds good."
+        ),
         TimelineEntry(
             _at("2025-01-21T16:12:00"),
             "Alice Chen",

@@ -185,43 +185,6 @@ def test_bad_flags_give_one_line(argv: list[str], message: str, capsys: pytest.C
     assert err.count("\n") == 1
 
 
-def test_demo_serves_the_app_and_names_a_working_token_command(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # margin.app is written separately; a stand-in records what the CLI hands it.
-    created: list[Settings] = []
-    app = object()
-    served: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-
-    def create_app(settings: Settings) -> object:
-        created.append(settings)
-        return app
-
-    stand_in = types.ModuleType("margin.app")
-    stand_in.create_app = create_app  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "margin.app", stand_in)
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: served.append((a, kw)))
-
-    assert main(["demo", "--port", "8123", "--data-dir", str(tmp_path / "d")]) == 0
-
-    out = capsys.readouterr().out
-    assert out.startswith("Margin demo running at http://127.0.0.1:8123/")
-    [settings] = created
-    assert (settings.mode, settings.server.port) == ("demo", 8123)
-    [(args, kwargs)] = served
-    assert args == (app,)
-    assert (kwargs["factory"], kwargs["host"], kwargs["port"], kwargs["log_config"]) == (
-        False,
-        "127.0.0.1",
-        8123,
-        None,
-    )
-    token_argv = out.split("mint a token with: margin ")[1].split()
-    assert main(token_argv) == 0
-    token = capsys.readouterr().out.strip()
-    assert verify_token(token, settings.tenants, settings.auth).user_id == "alice"
-
-
 def test_serve_with_workers_hands_settings_to_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

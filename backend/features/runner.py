@@ -14,7 +14,6 @@ from contextlib import aclosing
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
-import anyio
 import msgspec
 import structlog
 
@@ -89,8 +88,7 @@ class FeatureRunner:
                 cost_usd=self._cost(outcome),
             )
         finally:
-            with anyio.CancelScope(shield=True):  # a disconnect must not lose the record
-                await self._finish(interaction_id, created_at, prepared, user, outcome, started)
+            self._finish(interaction_id, created_at, prepared, user, outcome, started)
 
     async def _stream(
         self,
@@ -194,7 +192,7 @@ class FeatureRunner:
         cost = usage.input_tokens * prices.input_usd_per_mtok + usage.output_tokens * prices.output_usd_per_mtok
         return round(cost / 1_000_000, 6)
 
-    async def _finish(
+    def _finish(
         self,
         interaction_id: str,
         created_at: str,
@@ -226,7 +224,7 @@ class FeatureRunner:
             latency_ms=_ms_since(started),
             ttft_ms=outcome.ttft_ms,
         )
-        await self._store.add(record)
+        self._store.submit(record)
         log.info("interaction", **msgspec.structs.asdict(record))
 
 

@@ -17,6 +17,7 @@ from .query_vocab import (
     money_field,
     open_values,
     title_field,
+    words,
 )
 from .text import one_line
 
@@ -103,7 +104,7 @@ def _qualifier(record_type: RecordTypeSchema, item: Filter) -> str:
     if item.op in _COMPARISONS and field is not None and field.type in NUMERIC_TYPES:
         return f"{subject}{_COMPARISONS[item.op]} {_value(record_type, item.field, value)}"
     if item.op == "contains":
-        if field is not None and field == title_field(record_type) and "name" not in field_words(field):
+        if field is not None and field == title_field(record_type) and "name" not in words(field.name):
             return f"mentioning {_quoted(value)}"
         return f"with {label} containing {_quoted(value)}"
     if item.op == "!=":

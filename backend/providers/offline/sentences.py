@@ -25,55 +25,12 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_SIGNAL_PREFIXES = (
-    "agree",
-    "approv",
-    "sign",
-    "block",
-    "ask",
-    "request",
-    "deadline",
-    "cancel",
-    "escalat",
-    "budget",
-    "decid",
-    "decision",
-    "legal",
-    "contract",
-    "renew",
-    "risk",
-    "concern",
-    "competit",
-    "discount",
-    "pric",
-    "quote",
-    "invoice",
-    "refund",
-    "outage",
-    "error",
-    "bug",
-    "broken",
-    "fail",
-    "churn",
-    "delay",
-    "urgent",
-    "commit",
-    "confirm",
-    "promis",
-    "waiting",
-    "pending",
-    "procurement",
-    "security",
-    "negotiat",
-    "purchase",
-    "trial",
-    "pilot",
-    "migrat",
-    "crash",
-    "down",
-    "lost",
-    "won",
-    "reopen",
+_SIGNAL_PREFIXES = tuple(
+    "agree approv sign block ask request deadline cancel escalat budget decid decision legal contract "  # noqa: SIM905
+    "renew risk concern competit discount pric quote invoice refund outage error bug broken fail "
+    "churn delay urgent commit confirm promis waiting pending procurement security negotiat purchase "
+    "trial pilot migrat crash lost won reopen workaround fix reproduc timeout unable cannot releas "
+    "order".split()
 )
 _OPEN_PREFIXES = (
     "ask",
