@@ -17,7 +17,9 @@ from margin.adapters.validation import result_columns
 Row = Mapping[str, Any]
 
 
-def run_query_in_memory(spec: QuerySpec, schema: RecordTypeSchema, rows: Iterable[Row], today: date) -> QueryResult:
+def run_query_in_memory(
+    spec: QuerySpec, schema: RecordTypeSchema, rows: Iterable[Row], today: date
+) -> QueryResult:
     matching = [row for row in rows if all(_matches(row, item, today) for item in spec.filters)]
     if spec.aggregate is not None:
         return _aggregate(spec, matching)

@@ -69,7 +69,9 @@ def _check_filter(item: Filter, field: FieldSchema) -> None:
     op, value = item.op, item.value
     if isinstance(value, Period):
         if op != "between" or field.type not in DATES:
-            raise InvalidQueryError(f"A relative date range only applies to a date field with 'between', not {field.name!r}")
+            raise InvalidQueryError(
+                f"A relative date range only applies to a date field with 'between', not {field.name!r}"
+            )
         return
     if op == "between":
         if not (isinstance(value, list) and len(value) == 2):

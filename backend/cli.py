@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import uvicorn
+
 from margin import __version__
 from margin.auth import mint_token
 from margin.config import ConfigError, Settings, load_settings, masked

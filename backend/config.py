@@ -129,8 +129,7 @@ def _check_named_entries(raw: dict[str, Any]) -> None:
             try:
                 msgspec.convert(entry, struct, strict=False)
             except msgspec.ValidationError as exc:
-                message = re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{section}.{name}.{m.group(1)}`".rstrip("."), str(exc))
-                raise ConfigError(f"Invalid configuration: {message}") from exc
+                raise ConfigError(f"Invalid configuration: {_describe(exc, f'{section}.{name}')}") from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -193,7 +192,11 @@ def _apply_key_variables(raw: dict[str, Any], env: Mapping[str, str]) -> None:
 def _complete(settings: Settings) -> Settings:
     """Add the offline provider and default chains, then check cross-references."""
     providers = dict(settings.providers)
-    providers.setdefault(OFFLINE, ProviderSettings(kind="offline", model="margin-offline-1"))
+    # In the demo the offline provider paces its words, so people can watch an answer stream.
+    pace_ms = 12.0 if settings.mode == "demo" else 0.0
+    providers.setdefault(
+        OFFLINE, ProviderSettings(kind="offline", model="margin-offline-1", local=True, pace_ms=pace_ms)
+    )
     for name, provider in providers.items():
         if provider.kind in ("openai", "anthropic") and not provider.api_key:
             raise ConfigError(f"providers.{name}.api_key: required for a {provider.kind} provider")
@@ -205,7 +208,9 @@ def _complete(settings: Settings) -> Settings:
     chains.setdefault("default", [n for n, p in providers.items() if p.kind != "offline"] + [OFFLINE])
     for key, chain in chains.items():
         if key != "default" and key not in FEATURES:
-            raise ConfigError(f"chains.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}")
+            raise ConfigError(
+                f"chains.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}"
+            )
         if not chain:
             raise ConfigError(f"chains.{key}: must name at least one provider")
         for name in chain:
@@ -245,15 +250,21 @@ def demo_secret(data_dir: Path) -> str:
                 staging.unlink()
         secret = path.read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"data_dir: cannot keep the demo tenant secret in {data_dir}: {exc.strerror}") from exc
+        raise ConfigError(
+            f"data_dir: cannot keep the demo tenant secret in {data_dir}: {exc.strerror}"
+        ) from exc
     if len(secret) < 32:
         raise ConfigError(f"data_dir: {path} is damaged (secret too short); delete it to make a new one")
     return secret
 
 
-def _describe(exc: msgspec.ValidationError) -> str:
+def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:
     """msgspec says "... - at `$.server.port`"; name the key the way the config file does."""
-    return re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{m.group(1) or '(root)'}`", str(exc))
+
+    def key(match: re.Match[str]) -> str:
+        return "`" + (".".join(part for part in (prefix, match.group(1)) if part) or "(root)") + "`"
+
+    return re.sub(r"`\$\.?([^`]*)`", key, str(exc))
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -15,10 +15,23 @@ from litestar.types import ExceptionHandlersMap
 
 from margin.adapters import AdapterError
 
-HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited"}  # fmt: skip
-PROVIDER_ERROR_STATUS = {"rate_limited": 429, "timeout": 504, "unavailable": 503, "bad_request": 502,
-                         "content_filtered": 422, "context_too_long": 422}  # fmt: skip
+HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    429: "rate_limited",
+}
+PROVIDER_ERROR_STATUS = {
+    "rate_limited": 429,
+    "timeout": 504,
+    "unavailable": 503,
+    "bad_request": 502,
+    "content_filtered": 422,
+    "context_too_long": 422,
+}
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -28,7 +41,9 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     extra: Any = None
 
 
-def error_response(status: int, code: str, detail: str, extra: Any = None, headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+def error_response(
+    status: int, code: str, detail: str, extra: Any = None, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
     return Response(ErrorBody(status, code, detail, extra), status_code=status, headers=headers)
 
 
@@ -38,7 +53,9 @@ def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[E
     if isinstance(exc.__cause__, SerializationException):
         detail = f"Request body is not valid JSON: {exc.detail}"
     elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        problems = [f"{item.get('key')}: {item.get('message')}" for item in exc.extra if isinstance(item, dict)]
+        problems = [
+            f"{item.get('key')}: {item.get('message')}" for item in exc.extra if isinstance(item, dict)
+        ]
         detail = "Invalid request body: " + "; ".join(problems) if problems else detail
     if status == 413:
         detail = "Request body is too large"

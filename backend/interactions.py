@@ -109,7 +109,9 @@ class InteractionStore:
 
     async def get(self, interaction_id: str) -> InteractionRecord | None:
         db = self._connection()
-        async with db.execute(f"SELECT {', '.join(_COLUMNS)} FROM interactions WHERE id = ?", (interaction_id,)) as cur:
+        async with db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM interactions WHERE id = ?", (interaction_id,)
+        ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None

@@ -47,7 +47,9 @@ def record_for_prompt(record: RecordContext) -> dict[str, Any]:
         "type": record.ref.type,
         "id": record.ref.id,
         "title": record.title,
-        "fields": {f.label or f.name: f.value for f in record.fields if not f.sensitive and f.value is not None},
+        "fields": {
+            f.label or f.name: f.value for f in record.fields if not f.sensitive and f.value is not None
+        },
         "timeline": [
             {"at": e.at.isoformat(timespec="minutes"), "author": e.author, "kind": e.kind, "text": e.text}
             for e in record.timeline

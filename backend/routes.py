@@ -34,8 +34,11 @@ from margin.sse import SSE_HEADERS, sse_frames
 
 EVENT_STREAM = "text/event-stream"
 _RESPONSES = {
-    200: ResponseSpec(FeatureResponse, description=f"JSON answer; with 'Accept: {EVENT_STREAM}' an SSE stream of "
-                      "meta, delta, result, error and done events instead"),  # fmt: skip
+    200: ResponseSpec(
+        FeatureResponse,
+        description=f"JSON answer; with 'Accept: {EVENT_STREAM}' an SSE stream of "
+        "meta, delta, result, error and done events instead",
+    ),
     401: ResponseSpec(ErrorBody, description="Missing, malformed, forged or expired token"),
     403: ResponseSpec(ErrorBody, description="Unknown tenant or origin not allowed"),
     404: ResponseSpec(ErrorBody, description="Record not found"),
@@ -48,15 +51,43 @@ class FeatureController(Controller):
     dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
 
     @post("/summarize", status_code=200, responses=_RESPONSES, summary="Summarise a record")
-    async def summarize(self, data: JSONBody[SummarizeRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
+    async def summarize(
+        self,
+        data: JSONBody[SummarizeRequest],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[User],
+        services: NamedDependency[Services],
+    ) -> Response[Any]:
         return await _respond(data, request, user, services)
 
-    @post("/draft", status_code=200, responses=_RESPONSES, summary="Draft a reply, e-mail or note about a record")
-    async def draft(self, data: JSONBody[DraftRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
+    @post(
+        "/draft",
+        status_code=200,
+        responses=_RESPONSES,
+        summary="Draft a reply, e-mail or note about a record",
+    )
+    async def draft(
+        self,
+        data: JSONBody[DraftRequest],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[User],
+        services: NamedDependency[Services],
+    ) -> Response[Any]:
         return await _respond(data, request, user, services)
 
-    @post("/query", status_code=200, responses=_RESPONSES, summary="Answer a plain-language question with a table")
-    async def query(self, data: JSONBody[QueryRequest], request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
+    @post(
+        "/query",
+        status_code=200,
+        responses=_RESPONSES,
+        summary="Answer a plain-language question with a table",
+    )
+    async def query(
+        self,
+        data: JSONBody[QueryRequest],
+        request: Request[Any, Any, Any],
+        user: NamedDependency[User],
+        services: NamedDependency[Services],
+    ) -> Response[Any]:
         return await _respond(data, request, user, services)
 
     @post("/{feature:str}", status_code=404, include_in_schema=False)
@@ -64,7 +95,12 @@ class FeatureController(Controller):
         raise NotFoundException(f"Unknown feature {feature!r}; available: {', '.join(FEATURES)}")
 
 
-async def _respond(body: FeatureRequest, request: Request[Any, Any, Any], user: NamedDependency[User], services: NamedDependency[Services]) -> Response[Any]:
+async def _respond(
+    body: FeatureRequest,
+    request: Request[Any, Any, Any],
+    user: NamedDependency[User],
+    services: NamedDependency[Services],
+) -> Response[Any]:
     today = date.today()
     prepared = await prepare(body, user, services.adapter, today)
     chain = services.runner.chain(services.settings.chain_for(prepared.feature))

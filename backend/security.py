@@ -16,7 +16,9 @@ from margin.config import Settings
 def provide_user(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> User:
     header = request.headers.get("authorization")
     if not header:
-        raise NotAuthorizedException("Missing Authorization header (expected 'Bearer <token>')", headers=_CHALLENGE)
+        raise NotAuthorizedException(
+            "Missing Authorization header (expected 'Bearer <token>')", headers=_CHALLENGE
+        )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)

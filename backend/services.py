@@ -28,7 +28,12 @@ class Services:
 
     async def start(self) -> None:
         await self.store.open()
-        log.info("margin.started", mode=self.settings.mode, providers=sorted(self.providers), chains=self.settings.chains)
+        log.info(
+            "margin.started",
+            mode=self.settings.mode,
+            providers=sorted(self.providers),
+            chains=self.settings.chains,
+        )
 
     async def stop(self) -> None:
         for provider in self.providers.values():

@@ -77,7 +77,9 @@ async def run(url: str, streams: int, concurrency: int) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tokens", type=int, default=20000, help="tokens per stream")
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=1)

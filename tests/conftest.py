@@ -37,7 +37,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(config_file=None, env={}, overrides=raw)
 
 
-def token_for(tenant: str = "acme", user: str = "alice", roles: tuple[str, ...] = ("rep",), ttl_s: int = 600) -> str:
+def token_for(
+    tenant: str = "acme", user: str = "alice", roles: tuple[str, ...] = ("rep",), ttl_s: int = 600
+) -> str:
     secret = TENANT_SECRET if tenant == "acme" else OTHER_SECRET
     return mint_token(secret, tenant=tenant, user_id=user, roles=roles, ttl_s=ttl_s)
 

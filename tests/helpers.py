@@ -27,7 +27,9 @@ def parse_sse(lines: Iterable[str]) -> Iterator[SSEEvent | str]:
             yield line
         elif line == "":
             if fields:
-                yield SSEEvent(fields.get("event", "message"), fields.get("id"), json.loads(fields.get("data", "{}")))
+                yield SSEEvent(
+                    fields.get("event", "message"), fields.get("id"), json.loads(fields.get("data", "{}"))
+                )
                 fields = {}
         else:
             name, _, value = line.partition(":")

@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-
 from conftest import OTHER_SECRET, TENANT_SECRET, ServerThread, make_settings, token_for
 from helpers import events_of
+
 from margin.auth import mint_token
 
 SSE = {"Accept": "text/event-stream"}
@@ -67,7 +67,9 @@ def test_query_streams_a_result_table(server: ServerThread) -> None:
     events = events_of(response.text)
     result = next(e.data for e in events if e.event == "result")
     amounts = [row[result["columns"].index("amount")] for row in result["rows"]]
-    assert amounts == sorted(amounts, reverse=True) and min(amounts) > 40000 and result["total"] == len(amounts)
+    assert (
+        amounts == sorted(amounts, reverse=True) and min(amounts) > 40000 and result["total"] == len(amounts)
+    )
     assert result["description"]
     assert events[-1].event == "done"
 
@@ -89,14 +91,21 @@ def test_query_that_cannot_be_parsed_says_so(server: ServerThread) -> None:
         ("/v1/summarize", b'{"record": {"type": "deal", "id": 1001}}', 400, "Expected `str`"),
         ("/v1/summarize", b"[]", 400, "Expected `object`"),
         ("/v1/draft", b'{"record": {"type": "deal", "id": "D-1001"}, "kind": "poem"}', 400, "kind"),
-        ("/v1/draft", b'{"record": {"type": "deal", "id": "D-1001"}, "kind": "case_reply", "instruction": ""}', 400, "instruction"),
+        (
+            "/v1/draft",
+            b'{"record": {"type": "deal", "id": "D-1001"}, "kind": "case_reply", "instruction": ""}',
+            400,
+            "instruction",
+        ),
         ("/v1/query", b'{"question": ""}', 400, "question"),
         ("/v1/summarize", b'{"record": {"type": "deal", "id": "D-9999"}}', 404, "D-9999"),
         ("/v1/summarize", b'{"record": {"type": "invoice", "id": "I-1"}}', 404, "invoice"),
         ("/v1/translate", b"{}", 404, "Unknown feature 'translate'"),
     ],
 )
-def test_bad_input_gets_a_clear_error(server: ServerThread, path: str, content: bytes, status: int, needle: str) -> None:
+def test_bad_input_gets_a_clear_error(
+    server: ServerThread, path: str, content: bytes, status: int, needle: str
+) -> None:
     headers = auth(**{"Content-Type": "application/json"})
     response = httpx.post(f"{server.url}{path}", content=content, headers=headers)
     assert response.status_code == status, response.text
@@ -120,12 +129,26 @@ def test_oversized_body_is_rejected_with_413(tmp_path: Path) -> None:
         ({}, 401, "Missing Authorization"),
         ({"Authorization": "Basic abc"}, 401, "Bearer"),
         ({"Authorization": "Bearer not-a-jwt"}, 401, "Malformed"),
-        ({"Authorization": f"Bearer {mint_token(OTHER_SECRET, tenant='acme', user_id='mallory')}"}, 401, "signature"),
-        ({"Authorization": f"Bearer {jwt.encode(EXPIRED, TENANT_SECRET, algorithm='HS256')}"}, 401, "expired"),
-        ({"Authorization": f"Bearer {jwt.encode({**EXPIRED, 'exp': 2**40}, TENANT_SECRET * 2, algorithm='HS384')}"}, 401, "HS256"),
+        (
+            {"Authorization": f"Bearer {mint_token(OTHER_SECRET, tenant='acme', user_id='mallory')}"},
+            401,
+            "signature",
+        ),
+        (
+            {"Authorization": f"Bearer {jwt.encode(EXPIRED, TENANT_SECRET, algorithm='HS256')}"},
+            401,
+            "expired",
+        ),
+        (
+            {"Authorization": f"Bearer {jwt.encode(EXPIRED | {'exp': 2**40}, TENANT_SECRET * 2, 'HS384')}"},
+            401,
+            "HS256",
+        ),
     ],
 )
-def test_bad_tokens_are_refused(server: ServerThread, headers: dict[str, str], status: int, needle: str) -> None:
+def test_bad_tokens_are_refused(
+    server: ServerThread, headers: dict[str, str], status: int, needle: str
+) -> None:
     response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=headers)
     assert response.status_code == status
     assert needle in response.json()["detail"]
@@ -134,7 +157,9 @@ def test_bad_tokens_are_refused(server: ServerThread, headers: dict[str, str], s
 
 def test_token_of_an_unknown_tenant_is_forbidden(server: ServerThread) -> None:
     forged = mint_token("z" * 40, tenant="initech", user_id="mallory")
-    response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": f"Bearer {forged}"})
+    response = httpx.post(
+        f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status_code == 403 and "initech" in response.json()["detail"]
 
 
@@ -145,14 +170,22 @@ def test_origin_must_be_allowed_for_the_tenant(server: ServerThread) -> None:
     response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=other)
     assert response.status_code == 403 and "evil.example" in response.json()["detail"]
     # globex allows any origin
-    assert httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=auth("globex", Origin="https://x.example")).status_code == 200
+    assert (
+        httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers=auth("globex", Origin="https://x.example")
+        ).status_code
+        == 200
+    )
 
 
 def test_cors_preflight_allows_configured_origins(server: ServerThread) -> None:
     response = httpx.options(
         f"{server.url}/v1/summarize",
-        headers={"Origin": "https://crm.acme.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"},  # fmt: skip
+        headers={
+            "Origin": "https://crm.acme.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
     )
     assert response.status_code in (200, 204)
     assert response.headers["access-control-allow-origin"] in ("*", "https://crm.acme.example")

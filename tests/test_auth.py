@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+
 from margin.auth import TokenError, mint_token, verify_token
 from margin.config import AuthSettings, TenantSettings
 

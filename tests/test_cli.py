@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,11 @@ import pytest
 import structlog
 import uvicorn
 from litestar import Litestar
+
 from margin import __version__, simulator
 from margin.auth import verify_token
 from margin.cli import main
-from margin.config import Settings, load_settings
+from margin.config import load_settings
 from margin.logs import configure_logging, litestar_logging_config
 from margin.simulator import Scenario
 

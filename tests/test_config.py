@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from margin.config import ConfigError, Settings, demo_secret, load_settings, masked
 
 TENANT_SECRET = "t" * 40

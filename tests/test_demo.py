@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import free_port
 from helpers import events_of
 
@@ -28,8 +27,9 @@ def clean_env() -> dict[str, str]:
 def demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     command = [*MARGIN, "demo", "--port", str(port)]
-    with subprocess.Popen(command, cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as process:  # fmt: skip
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 20
@@ -51,8 +51,12 @@ def test_demo_token_and_streamed_summaries(demo: tuple[str, subprocess.Popen[str
     url, _ = demo
     token = subprocess.run(
         [*MARGIN, "token", "--tenant", "demo", "--user", "alice"],
-        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     for record, facts in ((("deal", "D-1001"), ("84,000", "Acme")), (("case", "C-2001"), ("Globex", "Open"))):
         body = {"record": {"type": record[0], "id": record[1]}}

@@ -371,3 +371,28 @@ def test_describe_spec_restates_the_query(question: str, sentence: str) -> None:
 
 def test_describe_spec_copes_with_an_unknown_record_type() -> None:
     assert describe_spec(QuerySpec(record_type="invoice"), SCHEMA) == "Records of type invoice"
+
+
+@pytest.mark.parametrize(
+    ("written", "sentence"),
+    [
+        (spec("deal", Filter("amount", "in", [1000, 2000])), "Deals of $1,000 or $2,000"),
+        (
+            spec("deal", Filter("owner", "=", "Alice"), Filter("account", "contains", "Acme")),
+            'Deals with owner "Alice" and account containing "Acme"',
+        ),
+        (spec("deal", Filter("title", "=", None)), "Deals with no title"),
+        (spec("deal", Filter("close_date", ">=", "2025-01-01")), "Deals closing on or after Jan 1, 2025"),
+        (
+            spec("account", Filter("employees", "<=", 5), sort=(Sort("created_at", "asc"),), limit=7),
+            "Top 7 accounts with employees at most 5, oldest first",
+        ),
+        (
+            spec("case", Filter("status", "in", ["new"]), group_by="channel", aggregate=COUNT),
+            "Number of new cases by channel",
+        ),
+    ],
+)
+def test_describe_spec_reads_specs_a_model_may_write(written: QuerySpec, sentence: str) -> None:
+    validate_spec(written, SCHEMA)
+    assert describe_spec(written, SCHEMA) == sentence

@@ -140,3 +140,19 @@ def test_money_and_dates_are_formatted_for_people() -> None:
 
 def test_a_record_without_activity_says_so() -> None:
     assert summarize(EMPTY_RECORD) == "**Deal: Blank deal**\n\nNo activity recorded yet."
+
+
+def test_a_long_history_is_summarized_from_its_recent_entries() -> None:
+    start = datetime(2020, 1, 1, 9, tzinfo=UTC)
+    old = "The CFO signed the $900,000 contract and agreed to escalate the budget by March 3."
+    recent = "Customer asked for the updated quote of $12,000 before Friday."
+    timeline = [TimelineEntry(start, "Ann", "email", old)] + [
+        TimelineEntry(start + timedelta(days=day), "Bo", "note", f"{recent} Ref {day}.")
+        for day in range(1, 300)
+    ]
+    record = RecordContext(
+        ref=RecordRef(type="deal", id="D-7"), title="Long", version="1", timeline=tuple(timeline)
+    )
+    text = summarize(record)
+    assert "$900,000" not in text
+    assert "updated quote of $12,000" in text

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ServerThread, make_settings, token_for
 from helpers import SSEEvent, events_of, parse_sse, stored_interactions
+
 from margin.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
@@ -25,10 +25,21 @@ def simulator() -> Iterator[SimulatorThread]:
 
 def cloud_settings(tmp_path: Path, sim: SimulatorThread, **overrides: object):  # type: ignore[no-untyped-def]
     providers = {
-        "gpt": {"kind": "openai", "model": "gpt-sim", "api_key": "sk-test", "base_url": sim.openai_base_url,
-                "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0},
-        "claude": {"kind": "anthropic", "model": "claude-sim", "api_key": "sk-ant-test", "base_url": sim.anthropic_base_url},
-    }  # fmt: skip
+        "gpt": {
+            "kind": "openai",
+            "model": "gpt-sim",
+            "api_key": "sk-test",
+            "base_url": sim.openai_base_url,
+            "input_usd_per_mtok": 1.0,
+            "output_usd_per_mtok": 4.0,
+        },
+        "claude": {
+            "kind": "anthropic",
+            "model": "claude-sim",
+            "api_key": "sk-ant-test",
+            "base_url": sim.anthropic_base_url,
+        },
+    }
     overrides.setdefault("chains", {"default": ["gpt", "offline"]})
     return make_settings(tmp_path, providers=providers, **overrides)
 
@@ -89,11 +100,17 @@ def test_heartbeats_keep_a_silent_stream_alive(tmp_path: Path, simulator: Simula
 
 @pytest.mark.parametrize(
     "fault",
-    [Scenario(fault="unavailable"), Scenario(fault="rate_limit", retry_after_s=3), Scenario(fault="drop"),
-     Scenario(fault="server_error")],  # fmt: skip
+    [
+        Scenario(fault="unavailable"),
+        Scenario(fault="rate_limit", retry_after_s=3),
+        Scenario(fault="drop"),
+        Scenario(fault="server_error"),
+    ],
     ids=["503", "429", "drop", "500"],
 )
-def test_failure_before_output_falls_back_to_offline(tmp_path: Path, simulator: SimulatorThread, fault: Scenario) -> None:
+def test_failure_before_output_falls_back_to_offline(
+    tmp_path: Path, simulator: SimulatorThread, fault: Scenario
+) -> None:
     simulator.default = fault
     with ServerThread(cloud_settings(tmp_path, simulator)) as server:
         response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=HEADERS)
@@ -109,7 +126,9 @@ def test_failure_after_output_ends_with_an_error_event(tmp_path: Path, simulator
     simulator.default = Scenario(total_tokens=50, fault="drop", fault_after_tokens=5)
     with ServerThread(cloud_settings(tmp_path, simulator)) as server:
         response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=HEADERS)
-        json_response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]})
+        json_response = httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}
+        )
     events = events_of(response.text)
     assert [e.event for e in events].count("delta") == 5
     assert events[-1].event == "error" and events[-1].data["code"] == "unavailable"
@@ -121,7 +140,9 @@ def test_rate_limit_as_json_carries_retry_after(tmp_path: Path, simulator: Simul
     simulator.default = Scenario(fault="rate_limit", retry_after_s=7)
     settings = cloud_settings(tmp_path, simulator, chains={"default": ["gpt"]})
     with ServerThread(settings) as server:
-        response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]})
+        response = httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}
+        )
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.json()["code"] == "rate_limited"
@@ -130,14 +151,16 @@ def test_rate_limit_as_json_carries_retry_after(tmp_path: Path, simulator: Simul
 def test_interactions_survive_a_restart(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     with ServerThread(settings) as server:
-        body = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}).json()
+        body = httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}
+        ).json()
     interaction_id = body["meta"]["interaction_id"]
     with ServerThread(settings) as server:
-        httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]})
+        httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}
+        )
     records = {r["id"]: r for r in stored_interactions(settings)}
     assert len(records) == 2
     record = records[interaction_id]
     assert record["status"] == "completed" and record["prompt_version"] == "summarize.v1"
     assert record["record_id"] == "D-1001" and record["tenant"] == "acme" and record["output_tokens"] > 0
-
-

@@ -7,16 +7,29 @@ from datetime import date
 import msgspec
 
 from margin.adapters import Adapter, RecordContext, RecordTypeSchema, User
-from margin.features.requests import DraftRequest, FeatureRequest, QueryRequest, SummarizeRequest
+from margin.features.requests import FeatureRequest, QueryRequest, SummarizeRequest
 from margin.prompts import fenced_json, record_for_prompt, render_prompt
 from margin.providers.base import ChatMessage, DraftTask, ProviderRequest, QueryPlan, QueryTask, SummarizeTask
 
 DRAFT_GUIDANCE = {
-    "follow_up_email": ("follow-up e-mail", "A short e-mail to the customer contact that recaps where things stand and proposes the next step."),
-    "case_reply": ("reply to the customer", "A friendly, specific reply to the customer's latest message: acknowledge it, answer what can be answered, say what happens next."),
-    "internal_note": ("internal note", "A concise note for colleagues: situation, open questions, next step and owner."),
-    "meeting_request": ("meeting request", "A short e-mail asking the contact for a meeting, with its purpose and two time options."),
-}  # fmt: skip
+    "follow_up_email": (
+        "follow-up e-mail",
+        "A short e-mail to the customer contact that recaps where things stand and proposes the next step.",
+    ),
+    "case_reply": (
+        "reply to the customer",
+        "A friendly, specific reply to the customer's latest message: acknowledge it, "
+        "answer what can be answered, say what happens next.",
+    ),
+    "internal_note": (
+        "internal note",
+        "A concise note for colleagues: situation, open questions, next step and owner.",
+    ),
+    "meeting_request": (
+        "meeting request",
+        "A short e-mail asking the contact for a meeting, with its purpose and two time options.",
+    ),
+}
 QUERY_PLAN_SCHEMA = msgspec.json.schema(QueryPlan)
 
 

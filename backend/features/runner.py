@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import aclosing
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, date, datetime
 
 import msgspec
@@ -124,7 +124,9 @@ class FeatureRunner:
                         elif isinstance(event, Usage):
                             outcome.usage = UsageSummary(event.input_tokens, event.output_tokens)
                         elif isinstance(event, Finish) and event.reason == "length":
-                            log.info("provider.truncated", provider=provider.name, interaction_id=interaction_id)
+                            log.info(
+                                "provider.truncated", provider=provider.name, interaction_id=interaction_id
+                            )
                 return
             except ProviderError as exc:
                 log.warning(
@@ -164,7 +166,9 @@ class FeatureRunner:
         try:
             plan = _plan_decoder.decode("".join(plan_text))
         except msgspec.DecodeError:
-            plan = QueryPlan(unanswerable="I couldn't turn that into a query: the model's answer was not a valid plan.")
+            plan = QueryPlan(
+                unanswerable="I couldn't turn that into a query: the model's answer was not a valid plan."
+            )
         if plan.spec is None:
             outcome.ttft_ms = _ms_since(started)
             yield DeltaEvent(plan.unanswerable or "I couldn't turn that into a query.")
@@ -181,7 +185,9 @@ class FeatureRunner:
             return
         description = describe_spec(plan.spec, prepared.schema)
         outcome.ttft_ms = _ms_since(started)
-        yield ResultEvent(columns=result.columns, rows=result.rows, total=result.total, description=description)
+        yield ResultEvent(
+            columns=result.columns, rows=result.rows, total=result.total, description=description
+        )
         noun = schema.plural if result.total != 1 else schema.label.lower()
         count = f"{result.total} {noun}" if plan.spec.aggregate is None else f"{len(result.rows)} rows"
         yield DeltaEvent(f"{description}: {count}.")
@@ -189,7 +195,9 @@ class FeatureRunner:
     def _cost(self, outcome: _Outcome) -> float:
         prices = self._pricing[outcome.provider.name]
         usage = outcome.usage
-        cost = usage.input_tokens * prices.input_usd_per_mtok + usage.output_tokens * prices.output_usd_per_mtok
+        cost = (
+            usage.input_tokens * prices.input_usd_per_mtok + usage.output_tokens * prices.output_usd_per_mtok
+        )
         return round(cost / 1_000_000, 6)
 
     def _finish(

@@ -11,7 +11,15 @@ from typing import Literal
 
 from margin.adapters.types import FieldType, FieldValue, RecordContext
 
-from .formatting import as_number, currency_symbol, format_money, format_number, format_when, parse_when
+from .formatting import (
+    CURRENCY_SYMBOLS,
+    as_number,
+    currency_symbol,
+    format_money,
+    format_number,
+    format_when,
+    parse_when,
+)
 from .text import humanize, one_line
 
 Role = Literal["status", "amount", "priority", "account", "contact", "owner", "due", "created", "currency"]
@@ -119,7 +127,7 @@ def _currency_symbol(record: RecordContext, item: FieldValue) -> str:
     if currency is not None:
         return currency_symbol(str(currency.value))
     for word in _words(item):
-        if word.upper() in ("USD", "EUR", "GBP", "JPY", "INR", "AUD", "CAD"):
+        if word.upper() in CURRENCY_SYMBOLS:
             return currency_symbol(word)
     return currency_symbol("")
 

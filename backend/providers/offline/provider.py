@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import date
 from typing import assert_never
 
@@ -51,7 +51,7 @@ class OfflineProvider:
         self._pace_s = max(settings.pace_ms, 0.0) / 1000
         self._today = today
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         pieces, input_tokens = self._answer(request.task)
         for index, piece in enumerate(pieces):
             if index and self._pace_s > 0:

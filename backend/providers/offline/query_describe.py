@@ -8,8 +8,10 @@ from margin.adapters.types import FieldSchema, Filter, Period, QuerySpec, Record
 
 from .formatting import format_day, format_money, format_number, parse_when
 from .query_vocab import (
+    DATE_TYPES,
     DEFAULT_LIMIT,
     NUMERIC_TYPES,
+    TEXT_TYPES,
     created_field,
     field_label,
     field_words,
@@ -21,7 +23,7 @@ from .query_vocab import (
 )
 from .text import one_line
 
-_PERIOD_TEXT = {
+_PERIODS = {
     "today": "today",
     "yesterday": "yesterday",
     "tomorrow": "tomorrow",
@@ -49,21 +51,21 @@ def describe_spec(spec: QuerySpec, schema: Sequence[RecordTypeSchema]) -> str:
     adjectives: list[str] = []
     qualifiers: list[str] = []
     for item in spec.filters:
-        adjective = _adjective(record_type, item)
+        field = record_type.field(item.field)
+        adjective = _adjective(field, item) if field is not None else None
         if adjective is not None:
             adjectives.append(adjective)
         else:
-            qualifiers.append(_qualifier(record_type, item))
+            qualifiers.append(_qualifier(record_type, field, item))
     head = " ".join([*adjectives, record_type.plural.lower()])
-    aggregate = spec.aggregate
-    if aggregate is not None:
-        measured = _label(record_type, aggregate.field or "")
-        head = {"count": "number of", "sum": f"total {measured} of", "avg": f"average {measured} of"}[
-            aggregate.fn
-        ] + (f" {head}")
+    if spec.aggregate is not None:
+        measured = _label(record_type, spec.aggregate.field or "")
+        head = {"count": "number", "sum": f"total {measured}", "avg": f"average {measured}"}[
+            spec.aggregate.fn
+        ] + (f" of {head}")
     elif spec.limit != DEFAULT_LIMIT:
         head = f"{'top' if spec.sort else 'first'} {spec.limit} {head}"
-    text = " ".join([head, *qualifiers])
+    text = " ".join([head, *_join_withs(qualifiers)])
     if spec.group_by:
         text += f" by {_label(record_type, spec.group_by)}"
     if spec.sort:
@@ -72,46 +74,75 @@ def describe_spec(spec: QuerySpec, schema: Sequence[RecordTypeSchema]) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _adjective(record_type: RecordTypeSchema, item: Filter) -> str | None:
+def _adjective(field: FieldSchema, item: Filter) -> str | None:
     """Enum equality reads best before the noun: "open deals", "high priority cases"."""
-    field = record_type.field(item.field)
-    if field is None or field.type != "enum" or item.op not in ("=", "in"):
+    if field.type != "enum" or item.op not in ("=", "in") or item.value is None:
         return None
     values = item.value if isinstance(item.value, list) else [item.value]
     if item.op == "in" and tuple(values) == open_values(field):
-        words = "open"
+        named = "open"
     else:
-        words = " or ".join(str(value) for value in values)
-    return words if is_status(field) else f"{words} {field_label(field)}"
+        named = " or ".join(one_line(str(value)) for value in values)
+    return named if is_status(field) else f"{named} {field_label(field)}"
 
 
-def _qualifier(record_type: RecordTypeSchema, item: Filter) -> str:
-    field = record_type.field(item.field)
-    label = _label(record_type, item.field)
+def _qualifier(record_type: RecordTypeSchema, field: FieldSchema | None, item: Filter) -> str:
     value = item.value
-    if isinstance(value, Period):
-        return f"{_date_subject(record_type, item.field)} {_period(value)}"
-    if field is not None and field.type in ("date", "datetime"):
-        subject = _date_subject(record_type, item.field)
+    if field is None:
+        return f"where {item.field} {item.op} {one_line(str(value))}"
+    label = field_label(field)
+    if field.type in DATE_TYPES:
+        subject = _date_subject(field)
+        if isinstance(value, Period):
+            return f"{subject} {_period(value)}"
         if isinstance(value, list):
-            first, last = (_value(record_type, item.field, bound) for bound in (value[0], value[-1]))
-            return f"{subject} between {first} and {last}"
-        return f"{subject} {_DATE_COMPARISONS.get(item.op, item.op)} {_value(record_type, item.field, value)}"
-    subject = "" if field is not None and _is_amount(record_type, field) else f"with {label} "
-    if item.op == "between" and isinstance(value, list):
-        low, high = (_value(record_type, item.field, v) for v in (value[0], value[-1]))
-        return f"{subject}between {low} and {high}"
-    if item.op in _COMPARISONS and field is not None and field.type in NUMERIC_TYPES:
-        return f"{subject}{_COMPARISONS[item.op]} {_value(record_type, item.field, value)}"
+            return f"{subject} between {_shown(field, value[0])} and {_shown(field, value[-1])}"
+        return f"{subject} {_DATE_COMPARISONS.get(item.op, item.op)} {_shown(field, value)}"
+    if isinstance(value, Period):
+        return f"with {label} {_period(value)}"
+    subject = "" if _is_amount(record_type, field) else f"with {label} "
+    if isinstance(value, list):
+        if item.op == "between":
+            return f"{subject}between {_shown(field, value[0])} and {_shown(field, value[-1])}"
+        return f"{subject or 'of '}{' or '.join(_shown(field, v) for v in value)}"
     if item.op == "contains":
-        if field is not None and field == title_field(record_type) and "name" not in words(field.name):
-            return f"mentioning {_quoted(value)}"
-        return f"with {label} containing {_quoted(value)}"
+        if field == title_field(record_type) and "name" not in words(field.name):
+            return f"mentioning {_shown(field, value)}"
+        return f"with {label} containing {_shown(field, value)}"
+    if value is None:
+        return f"with no {label}" if item.op == "=" else f"with a {label}"
+    if item.op in _COMPARISONS and field.type in NUMERIC_TYPES:
+        return f"{subject}{_COMPARISONS[item.op]} {_shown(field, value)}"
     if item.op == "!=":
-        return f"with {label} other than {_quoted(value) if field and field.type != 'enum' else value}"
-    if item.op == "in" and isinstance(value, list):
-        return f"with {label} {' or '.join(_quoted(v) for v in value)}"
-    return f"with {label} {_quoted(value)}"
+        return f"with {label} other than {_shown(field, value)}"
+    return f"with {label} {_shown(field, value)}"
+
+
+def _join_withs(qualifiers: list[str]) -> list[str]:
+    """ "with owner X with stage Y" reads as "with owner X and stage Y"."""
+    joined: list[str] = []
+    for qualifier in qualifiers:
+        if joined and joined[-1].startswith("with ") and qualifier.startswith("with "):
+            joined[-1] += " and " + qualifier.removeprefix("with ")
+        else:
+            joined.append(qualifier)
+    return joined
+
+
+def _shown(field: FieldSchema, value: Scalar) -> str:
+    """A value as the sentence shows it: quoted text, formatted money, numbers and dates."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field.type == "money":
+        return format_money(value)
+    if isinstance(value, int | float):
+        return format_number(value)
+    when = parse_when(value) if field.type in DATE_TYPES else None
+    if when is not None:
+        return format_day(when)
+    return f'"{one_line(value)}"' if field.type in TEXT_TYPES else one_line(value)
 
 
 def _is_amount(record_type: RecordTypeSchema, field: FieldSchema) -> bool:
@@ -129,19 +160,17 @@ def _order(record_type: RecordTypeSchema, sort: Sort) -> str:
     label = _label(record_type, sort.field)
     if field is not None and field.type in NUMERIC_TYPES:
         return f"by {label}, {'highest' if descending else 'lowest'} first"
-    if field is not None and field.type in ("date", "datetime"):
+    if field is not None and field.type in DATE_TYPES:
         return f"by {label}, {'latest' if descending else 'earliest'} first"
     return f"by {label}{', descending' if descending else ''}"
 
 
-def _date_subject(record_type: RecordTypeSchema, name: str) -> str:
-    """A verb alias reads best ("closing this month"); otherwise "with close date"."""
-    field = record_type.field(name)
-    if field is not None:
-        for alias in field.aliases:
-            if " " not in alias and alias.lower().endswith(("ing", "ed")):
-                return alias.lower()
-    return f"with {_label(record_type, name)}"
+def _date_subject(field: FieldSchema) -> str:
+    """A verb alias reads best ("closing this month"); otherwise "with close date this month"."""
+    for alias in field.aliases:
+        if " " not in alias and alias.lower().endswith(("ing", "ed")):
+            return alias.lower()
+    return f"with {field_label(field)}"
 
 
 def _period(period: Period) -> str:
@@ -149,23 +178,7 @@ def _period(period: Period) -> str:
         return f"in the last {period.n} days"
     if period.name == "next_n_days":
         return f"in the next {period.n} days"
-    return _PERIOD_TEXT[period.name]
-
-
-def _value(record_type: RecordTypeSchema, name: str, value: Scalar | list[Scalar] | Period) -> str:
-    field = record_type.field(name)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return one_line(str(value))
-    if field is not None and field.type == "money":
-        return format_money(value)
-    if isinstance(value, int | float):
-        return format_number(value)
-    when = parse_when(value)
-    return format_day(when) if when is not None else one_line(value)
-
-
-def _quoted(value: Scalar | list[Scalar] | Period) -> str:
-    return f'"{one_line(str(value))}"'
+    return _PERIODS[period.name]
 
 
 def _label(record_type: RecordTypeSchema, name: str) -> str:

@@ -13,8 +13,9 @@ from datetime import date
 from margin.adapters.types import QuerySpec, RecordTypeSchema
 from margin.providers.base import QueryPlan
 
+from .query_cursor import Unanswerable
 from .query_describe import describe_spec
-from .query_rules import Clauses, Unanswerable
+from .query_rules import Clauses
 from .query_tokens import Item, tag, tokenize
 from .query_vocab import build_lexicon
 

@@ -9,14 +9,11 @@ Rules run from the most specific to the most general. A phrase that half-matches
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from datetime import date
-from typing import Literal
 
 from margin.adapters.types import (
     Aggregate,
     FieldSchema,
-    FieldType,
     Filter,
     FilterOp,
     Period,
@@ -26,8 +23,30 @@ from margin.adapters.types import (
     Scalar,
     Sort,
 )
-from margin.adapters.validation import MAX_LIMIT
 
+from .query_cursor import Cursor, Unanswerable
+from .query_phrases import (
+    BOUNDS,
+    COMPARATORS,
+    CONTAINS,
+    COUNTS,
+    CURRENCY_WORDS,
+    DATE_LINKS,
+    DAY_UNITS,
+    ENTITY_PREPOSITIONS,
+    GROUPINGS,
+    MEASURES,
+    MONTHS,
+    NEGATIONS,
+    NUMBER_LINKS,
+    PERIODS,
+    SHIFTS,
+    SORT_STARTS,
+    SORTED_BY,
+    SUPERLATIVES,
+    Direction,
+    Ranking,
+)
 from .query_tokens import Item
 from .query_vocab import (
     DATE_TYPES,
@@ -51,126 +70,12 @@ from .query_vocab import (
     words,
 )
 
-Pattern = tuple[str, ...]
-"""Consecutive words; ``"a|b"`` matches either."""
-Direction = Literal["asc", "desc"]
-Ranking = Literal["size", "recent", "due"]
 
-MAX_VALUE_WORDS = 6
-
-_PERIODS: dict[str, PeriodName] = {
-    "today": "today",
-    "yesterday": "yesterday",
-    "tomorrow": "tomorrow",
-    "this week": "this_week",
-    "last week": "last_week",
-    "next week": "next_week",
-    "this month": "this_month",
-    "last month": "last_month",
-    "next month": "next_month",
-    "this quarter": "this_quarter",
-    "last quarter": "last_quarter",
-    "next quarter": "next_quarter",
-    "this year": "this_year",
-    "last year": "last_year",
-}
-_SHIFTS = (
-    dict.fromkeys(("this", "current"), "this")
-    | dict.fromkeys(("last", "previous", "past", "prior"), "last")
-    | dict.fromkeys(("next", "coming", "upcoming"), "next")
-)
-_DAY_UNITS = {"day": 1, "week": 7, "month": 30}
-_MONTHS = tuple(name.lower() for name in calendar.month_name[1:])
-_BOUNDS: dict[str, FilterOp] = {"before": "<", "after": ">", "since": ">=", "until": "<="}
-_DATE_LINKS = "in|within|during|over|for|the|on|from|is|are|was|were|been|be|that|which"
-_NUMBER_LINKS = "is|are|was|of|with|a|an|the|that|which|has|have|worth"
-_CURRENCY_WORDS = "dollars|dollar|usd|eur|euros|euro|gbp|pounds|bucks"
-_NEGATIONS = "not|non|excluding|except|without|isn't|aren't"
-
-_COMPARATORS: tuple[tuple[Pattern, FilterOp], ...] = (
-    (("no|not", "more", "than"), "<="),
-    (("no|not", "less", "than"), ">="),
-    (("at", "least"), ">="),
-    (("at", "most"), "<="),
-    (("up", "to"), "<="),
-    (("in", "excess", "of"), ">"),
-    (("more|greater|larger|bigger|higher", "than"), ">"),
-    (("less|fewer|smaller|lower", "than"), "<"),
-    (("over|above|exceeding|exceeds|>",), ">"),
-    (("under|below|<",), "<"),
-    ((">=",), ">="),
-    (("<=",), "<="),
-    (("exactly|=",), "="),
-    (("equal|equals", "to"), "="),
-)
-_COUNTS: tuple[Pattern, ...] = (
-    ("how", "many"),
-    ("total", "number", "of"),
-    ("number", "of"),
-    ("count", "of"),
-    ("count",),
-)
-_MEASURES: tuple[tuple[Pattern, Literal["sum", "avg"]], ...] = (
-    (("sum", "of"), "sum"),
-    (("how", "much"), "sum"),
-    (("total|sum|combined",), "sum"),
-    (("average|avg|mean",), "avg"),
-)
-_SORTED_BY: Pattern = ("sorted|sort|ordered|order|ranked|rank", "by")
-_GROUPINGS: tuple[Pattern, ...] = (
-    ("broken", "down", "by"),
-    ("grouped|group|split|breakdown", "by"),
-    ("for|by|in", "each"),
-    ("per",),
-    ("by",),
-)
-_SUPERLATIVES: tuple[tuple[Pattern, Ranking, Direction], ...] = (
-    (("most", "recently|recent"), "recent", "desc"),
-    (("least", "recent"), "recent", "asc"),
-    (("newest|latest|recent",), "recent", "desc"),
-    (("oldest",), "recent", "asc"),
-    (("largest|biggest|highest",), "size", "desc"),
-    (("smallest|lowest|cheapest",), "size", "asc"),
-    (("soonest|earliest",), "due", "asc"),
-)
-_CONTAINS: tuple[Pattern, ...] = (
-    ("that|which", "mention|mentions"),
-    ("mentioning|containing|contains|contain|about|named|called|titled",),
-)
-_ENTITY_PREPOSITIONS = "for|at|from|with"
-_SORT_STARTS = "largest|biggest|highest|smallest|lowest|cheapest|most|newest|latest|oldest|recent"
-
-
-def _pattern_words(patterns: Iterable[Pattern]) -> set[str]:
-    return {word for pattern in patterns for part in pattern for word in part.split("|")}
-
-
-RESERVED = frozenset(
-    STOPWORDS
-    | _pattern_words(p for p, _ in _COMPARATORS)
-    | _pattern_words(_COUNTS)
-    | _pattern_words(p for p, _ in _MEASURES)
-    | _pattern_words((_SORTED_BY, *_GROUPINGS, *_CONTAINS))
-    | _pattern_words(p for p, _, _ in _SUPERLATIVES)
-    | set(_SHIFTS)
-    | set(_MONTHS)
-    | set(_BOUNDS)
-    | {"today", "yesterday", "tomorrow", "top", "first", "limit", "or", "not", "asc", "desc"}
-    | set(_NEGATIONS.split("|"))
-)
-"""Words that end a free-text value ("for Acme over 50k" -> "Acme"), unless capitalised."""
-
-
-class Unanswerable(Exception):
-    """The question cannot be turned into a query with confidence; the message says why."""
-
-
-class Clauses:
+class Clauses(Cursor):
     """The clauses found in one question about one record type."""
 
     def __init__(self, question: str, items: list[Item], record_type: RecordTypeSchema, today: date) -> None:
-        self.question = question
-        self.items = items
+        super().__init__(question, items)
         self.record_type = record_type
         self.today = today
         self.filters: list[tuple[int, Filter]] = []
@@ -244,7 +149,7 @@ class Clauses:
         if end >= 0 and (n := self._count(end)) is not None and self._is_type(end + 1):
             self._add_sort(self._default(created_field(self.record_type), "'latest'"), "desc")
             return n, end + 1
-        if (n := self._count(i)) is not None and (self._is_type(i + 1) or self._word_at(i + 1, _SORT_STARTS)):
+        if (n := self._count(i)) is not None and (self._is_type(i + 1) or self._word_at(i + 1, SORT_STARTS)):
             return n, i + 1
         return None
 
@@ -257,7 +162,7 @@ class Clauses:
                     self._add(i, Filter(field.name, "between", [_scalar(low), _scalar(high)]))
                     self._use(i, stop)
             return
-        for pattern, op in _COMPARATORS:
+        for pattern, op in COMPARATORS:
             end = self._seq(i, *pattern)
             number = self._number(end) if end >= 0 else None
             if number is not None:
@@ -268,11 +173,11 @@ class Clauses:
                 return
 
     def _aggregates(self, i: int) -> None:
-        if (found := self._first(i, _COUNTS)) is not None:
+        if (found := self._first(i, COUNTS)) is not None:
             self._set_aggregate(Aggregate("count"))
             self._use(i, found)
             return
-        for pattern, fn in _MEASURES:
+        for pattern, fn in MEASURES:
             end = self._seq(i, *pattern)
             if end < 0:
                 continue
@@ -286,7 +191,7 @@ class Clauses:
             return
 
     def _explicit_sorts(self, i: int) -> None:
-        end = self._seq(i, *_SORTED_BY)
+        end = self._seq(i, *SORTED_BY)
         if end < 0:
             return
         end += self._word_at(end, "the")
@@ -298,7 +203,7 @@ class Clauses:
         self._use(i, stop)
 
     def _groups(self, i: int) -> None:
-        found = next(((end, p) for p in _GROUPINGS if (end := self._seq(i, *p)) >= 0), None)
+        found = next(((end, p) for p in GROUPINGS if (end := self._seq(i, *p)) >= 0), None)
         if found is None:
             return
         end, pattern = found
@@ -319,7 +224,7 @@ class Clauses:
         self._use(i, end + 1)
 
     def _superlatives(self, i: int) -> None:
-        for pattern, kind, direction in _SUPERLATIVES:
+        for pattern, kind, direction in SUPERLATIVES:
             end = self._seq(i, *pattern)
             if end < 0:
                 continue
@@ -330,7 +235,7 @@ class Clauses:
             return
 
     def _contains(self, i: int) -> None:
-        end = self._first(i, _CONTAINS)
+        end = self._first(i, CONTAINS)
         value = self._value_run(end, lowercase=True) if end is not None else None
         if value is None:
             return
@@ -353,7 +258,7 @@ class Clauses:
             if self._word_at(start, "is|=|equals") or self._punct_at(start, ":"):
                 op, start = "=", start + 1
             value = self._value_run(start, lowercase=True)
-        elif self._word_at(i, _ENTITY_PREPOSITIONS):
+        elif self._word_at(i, ENTITY_PREPOSITIONS):
             value = self._value_run(i + 1, lowercase=item.low != "with")
             field = self._default(account_field(self.record_type), f"'{value[0]}'") if value else None
         elif item.kind == "word" and self._word_at(i + 1, "by|to"):
@@ -371,15 +276,15 @@ class Clauses:
         if item is None or item.kind != "value":
             return
         field = self._value_field(i)
-        values = self._values_of(item, field)
+        values = _values_of(item, field)
         stop = i + 1
         while (self._word_at(stop, "or") or self._punct_at(stop, ",")) and self._names_value(stop + 1, field):
-            values += self._values_of(self.items[stop + 1], field)
+            values += _values_of(self.items[stop + 1], field)
             stop += 2
         stop += self._names_field(stop, field)
         back, negate = i - 1, False
-        while self._word_at(back, f"in|is|are|=|the|at|{_NEGATIONS}"):
-            negate = negate or self._word_at(back, _NEGATIONS)
+        while self._word_at(back, f"in|is|are|=|the|at|{NEGATIONS}"):
+            negate = negate or self._word_at(back, NEGATIONS)
             back -= 1
         start = back if self._names_field(back, field) else back + 1
         self._add(start, _enum_filter(field, list(dict.fromkeys(values)), negate=negate))
@@ -405,31 +310,31 @@ class Clauses:
             return None
         word = item.low
         if word in ("today", "yesterday", "tomorrow"):
-            return i + 1, "between", Period(_PERIODS[word])
-        shift = _SHIFTS.get(word)
+            return i + 1, "between", Period(PERIODS[word])
+        shift = SHIFTS.get(word)
         following = self._free(i + 1)
         if shift is not None and shift != "this":
             n, unit = self._count(i + 1), self._free(i + 2)
-            if n is not None and unit is not None and (unit_word := _base(unit)) in _DAY_UNITS:
+            if n is not None and unit is not None and (unit_word := _base(unit)) in DAY_UNITS:
                 name: PeriodName = "last_n_days" if shift == "last" else "next_n_days"
-                return i + 3, "between", Period(name, n * _DAY_UNITS[unit_word])
-        if shift is not None and following is not None and f"{shift} {_base(following)}" in _PERIODS:
-            return i + 2, "between", Period(_PERIODS[f"{shift} {_base(following)}"])
+                return i + 3, "between", Period(name, n * DAY_UNITS[unit_word])
+        if shift is not None and following is not None and f"{shift} {_base(following)}" in PERIODS:
+            return i + 2, "between", Period(PERIODS[f"{shift} {_base(following)}"])
         if word in ("in", "during") and following is not None:
             span = self._month_or_year(i + 1)
             if span is not None:
                 end, first, last = span
                 return end, "between", [first.isoformat(), last.isoformat()]
-        if word in _BOUNDS and following is not None and following.kind == "date" and _iso(following.text):
-            return i + 2, _BOUNDS[word], following.text
+        if word in BOUNDS and following is not None and following.kind == "date" and _iso(following.text):
+            return i + 2, BOUNDS[word], following.text
         return None
 
     def _month_or_year(self, i: int) -> tuple[int, date, date] | None:
         """``March``, ``March 2024`` or ``2024``: the first and last day."""
         item = self._free(i)
         year = self._year(i + 1)
-        if item is not None and item.low in _MONTHS:
-            month = _MONTHS.index(item.low) + 1
+        if item is not None and item.low in MONTHS:
+            month = MONTHS.index(item.low) + 1
             on = year or self.today.year
             last_day = calendar.monthrange(on, month)[1]
             return i + (2 if year else 1), date(on, month, 1), date(on, month, last_day)
@@ -438,13 +343,14 @@ class Clauses:
 
     def _year(self, i: int) -> int | None:
         item = self._free(i)
-        ok = item is not None and item.kind == "number" and not item.money and item.text.isdigit()
-        return int(item.text) if ok and item is not None and 1900 <= int(item.text) <= 2100 else None
+        if item is None or item.kind != "number" or item.money or not item.text.isdigit():
+            return None
+        return int(item.text) if 1900 <= int(item.text) <= 2100 else None
 
     def _date_field(self, i: int, end: int) -> FieldSchema:
         """The date field a period is about: named just before it ("closing this month"), or the only one."""
         back = i - 1
-        while self._word_at(back, _DATE_LINKS):
+        while self._word_at(back, DATE_LINKS):
             back -= 1
         field = self._date_ref(back)
         if field is not None:
@@ -482,9 +388,9 @@ class Clauses:
         money field (or percentage field for "70%"). None for "more than 3 deals": that counts
         records, which a filter cannot express.
         """
-        stop = after + self._word_at(after, _CURRENCY_WORDS)
+        stop = after + self._word_at(after, CURRENCY_WORDS)
         back = start - 1
-        while self._word_at(back, _NUMBER_LINKS):
+        while self._word_at(back, NUMBER_LINKS):
             back -= 1
         if (field := self._field_at(back, NUMERIC_TYPES)) is not None:
             self._use(back, start)
@@ -547,28 +453,6 @@ class Clauses:
                 return named[0]
         raise Unanswerable(f"'{item.text}' could be {' or '.join(field_label(f) for f in fields)}")
 
-    def _values_of(self, item: Item, field: FieldSchema) -> list[Scalar]:
-        return [value for m in item.meanings if m.field == field for value in m.values]
-
-    def _value_run(self, i: int, *, lowercase: bool) -> tuple[str, int] | None:
-        """Free text after "for", "owned by", "mentioning": a quoted string or a few words.
-
-        Lowercase words that mean something to the parser end the run; capitalised words never do.
-        """
-        item = self._free(i)
-        if item is not None and item.kind == "quoted":
-            return (item.text, i + 1) if item.text else None
-        end = i
-        while end - i < MAX_VALUE_WORDS and (item := self._free(end)) is not None and item.kind == "word":
-            if not words(item.text) or not (
-                item.text[0].isupper() or (lowercase and item.low not in RESERVED)
-            ):
-                break
-            end += 1
-        if end == i:
-            return None
-        return self._text(i, end), end
-
     # State.
 
     def _add(self, position: int, new: Filter) -> None:
@@ -599,75 +483,14 @@ class Clauses:
             raise Unanswerable(f"it isn't clear which field of {self.plural} {phrase} refers to")
         return field
 
-    # Item primitives.
-
-    def _free(self, i: int) -> Item | None:
-        return self.items[i] if 0 <= i < len(self.items) and not self.items[i].used else None
-
-    def _word_at(self, i: int, options: str) -> bool:
-        item = self._free(i)
-        return item is not None and item.kind == "word" and item.low in options.split("|")
-
-    def _punct_at(self, i: int, mark: str) -> bool:
-        item = self._free(i)
-        return item is not None and item.kind == "punct" and item.text == mark
-
-    def _is_type(self, i: int) -> bool:
-        item = self._free(i)
-        return item is not None and item.kind == "type"
-
-    def _seq(self, i: int, *pattern: str) -> int:
-        """The index after ``pattern`` when its words start at ``i``, else -1."""
-        for part in pattern:
-            if not self._word_at(i, part):
-                return -1
-            i += 1
-        return i
-
-    def _first(self, i: int, patterns: tuple[Pattern, ...]) -> int | None:
-        return next((end for pattern in patterns if (end := self._seq(i, *pattern)) >= 0), None)
-
-    def _count(self, i: int) -> int | None:
-        """A plain count ("top 5"): a whole number, not money or a percentage."""
-        item = self._free(i)
-        if item is None or item.kind != "number" or item.money or item.percent or item.number is None:
-            return None
-        n = item.number
-        return int(n) if n.is_integer() and 1 <= n <= MAX_LIMIT else None
-
-    def _number(self, i: int) -> Item | None:
-        item = self._free(i)
-        return item if item is not None and item.kind == "number" else None
-
-    def _field_at(self, i: int, types: frozenset[FieldType] | None = None) -> FieldSchema | None:
-        """The field named at ``i`` when it has one of ``types``; two candidates are ambiguous."""
-        item = self._free(i)
-        if item is None or item.kind != "field":
-            return None
-        fields = [field for field in item.fields if types is None or field.type in types]
-        if len(fields) > 1:
-            raise Unanswerable(f"'{item.text}' could mean {' or '.join(field_label(f) for f in fields)}")
-        return fields[0] if fields else None
-
-    def _names_field(self, i: int, field: FieldSchema) -> bool:
-        item = self._free(i)
-        return item is not None and item.kind == "field" and field in item.fields
-
-    def _names_value(self, i: int, field: FieldSchema) -> bool:
-        item = self._free(i)
-        return item is not None and item.kind == "value" and field in item.fields
-
-    def _use(self, start: int, end: int) -> None:
-        for item in self.items[start:end]:
-            item.used = True
-
-    def _text(self, start: int, end: int) -> str:
-        return self.question[self.items[start].start : self.items[end - 1].end]
-
 
 def _base(item: Item) -> str:
     found = words(item.text)
     return found[0] if found else item.low
+
+
+def _values_of(item: Item, field: FieldSchema) -> list[Scalar]:
+    return [value for m in item.meanings if m.field == field for value in m.values]
 
 
 def _enum_filter(field: FieldSchema, values: list[Scalar], *, negate: bool) -> Filter:

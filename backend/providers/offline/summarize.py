@@ -14,6 +14,8 @@ from .sentences import near_duplicate, score, shorten, split_sentences
 from .text import humanize, md_inline, one_line
 
 MAX_SENTENCES = 5
+MAX_ENTRIES = 100
+"""Only the most recent entries are ranked: it keeps the work small however long the history is."""
 MAX_PER_ENTRY = 2
 MIN_SCORE = 0.5
 REDACTED = "(redacted)"
@@ -35,7 +37,7 @@ def summarize(record: RecordContext) -> str:
     if not timeline:
         return "\n".join([*lines, "", "No activity recorded yet."])
     lines += ["", "Recent activity:"]
-    for candidate in _select(timeline, _sensitive_values(record)):
+    for candidate in _select(timeline[-MAX_ENTRIES:], _sensitive_values(record)):
         entry = candidate.entry
         lines.append(
             f"- {format_short_day(entry.at)} · {md_inline(entry.author)} ({md_inline(entry.kind)}): "
