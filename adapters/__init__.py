@@ -12,6 +12,7 @@ from margin.adapters.errors import (
     HostUnavailableError,
     RecordNotFoundError,
 )
+from margin.adapters.base import AdapterBase
 from margin.adapters.protocol import Adapter
 from margin.adapters.types import (
     Aggregate,
@@ -33,6 +34,7 @@ from margin.adapters.types import (
 
 __all__ = [
     "Adapter",
+    "AdapterBase",
     "AdapterError",
     "Aggregate",
     "FieldSchema",

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from margin.adapters.types import QueryResult, QuerySpec, RecordContext, RecordRef, RecordTypeSchema, User
 
 
 @runtime_checkable
 class Adapter(Protocol):
-    """Reads one host app. Every method is async and must not block the event loop."""
+    """Reads one host app. Every method is async and must not block the event loop.
+
+    Subclass :class:`margin.adapters.AdapterBase` to get do-nothing ``start``, ``aclose``
+    and ``legacy``.
+    """
+
+    async def start(self) -> None:
+        """Open pools or clients; called once before the first request."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what ``start`` opened; called once at shutdown."""
+        ...
+
+    async def legacy(self, feature: str, request: Any, user: User) -> str | None:
+        """What the host shows today without AI (the rollout control path); None if nothing."""
+        ...
 
     async def describe(self) -> tuple[RecordTypeSchema, ...]:
         """The record types this host has, their fields and relations."""

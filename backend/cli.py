@@ -131,6 +131,25 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_adapters_list(args: argparse.Namespace) -> int:
+    """Installed adapter kinds (entry points) and the configured adapter sections using them."""
+    from margin.adapters.registry import installed_adapters
+
+    settings = load_settings(args.config, overrides={"mode": "demo"} if args.demo else None)
+    print("Installed adapters (entry-point group margin.adapters):")
+    for name, entry_point in sorted(installed_adapters().items()):
+        dist = entry_point.dist
+        origin = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+        print(f"  {name:<12} {entry_point.value}  ({origin})")
+    print("Configured adapters:")
+    if not settings.adapters:
+        print("  none")
+    for name, section in sorted(settings.adapters.items()):
+        users = sorted(tenant for tenant, config in settings.tenants.items() if name in config.adapters)
+        print(f"  {name:<12} kind={section['kind']}  tenants: {', '.join(users) or 'none'}")
+    return 0
+
+
 def _cmd_simulate_provider(args: argparse.Namespace) -> int:
     from margin.simulator import Scenario, run_simulator
 
@@ -196,6 +215,13 @@ def _parser() -> _Parser:
     check.set_defaults(handler=_cmd_config_check)
     check.add_argument("--config", help=config_help)
     check.add_argument("--demo", action="store_true", help="check with the demo defaults")
+
+    adapters = commands.add_parser("adapters", help="inspect installed and configured adapters")
+    adapters_commands = adapters.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    listing = adapters_commands.add_parser("list", help="installed adapter kinds and configured adapters")
+    listing.set_defaults(handler=_cmd_adapters_list)
+    listing.add_argument("--config", help=config_help)
+    listing.add_argument("--demo", action="store_true", help="include the demo's adapters")
 
     sim = commands.add_parser(
         "simulate-provider",

@@ -21,11 +21,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from margin.adapters.registry import AdapterConfigError, decode_adapter_config
+
 ENV_PREFIX = "MARGIN_"
 DEFAULT_CONFIG_FILE = "margin.toml"
 OFFLINE = "offline"
 FEATURES = ("summarize", "draft", "query")
-SECRET_KEYS = frozenset({"api_key", "secret"})
+SECRET_WORDS = ("api_key", "secret", "password", "token")
+"""A key containing one of these holds a secret (``token_env`` only names a variable)."""
 
 
 class ConfigError(Exception):
@@ -68,6 +71,8 @@ class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     secret: str
     allowed_origins: list[str] = []
+    adapters: list[str] = []
+    """Names of ``[adapters.*]`` sections; each record type is served by the adapter declaring it."""
 
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -85,6 +90,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     providers: dict[str, ProviderSettings] = {}
     chains: dict[str, list[str]] = {}
     tenants: dict[str, TenantSettings] = {}
+    adapters: dict[str, dict[str, Any]] = {}
+    """``[adapters.NAME]`` sections: ``kind`` (an installed adapter) plus that adapter's settings."""
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:
@@ -216,17 +223,32 @@ def _complete(settings: Settings) -> Settings:
         for name in chain:
             if name not in providers:
                 raise ConfigError(f"chains.{key}: unknown provider {name!r}; configured: {sorted(providers)}")
-    for name, tenant in settings.tenants.items():
+    adapters = dict(settings.adapters)
+    tenants = dict(settings.tenants)
+    if settings.mode == "demo":
+        from margin.demo import demo_adapter_sections  # the demo's own host apps
+
+        for name, section in demo_adapter_sections(settings).items():
+            adapters.setdefault(name, section)
+        if not tenants:
+            secret = demo_secret(Path(settings.data_dir))
+            tenants["demo"] = TenantSettings(secret=secret, allowed_origins=["*"], adapters=sorted(adapters))
+    if not tenants:
+        raise ConfigError("tenants: at least one tenant is required outside demo mode")
+    for name, section in adapters.items():
+        try:
+            decode_adapter_config(name, section)
+        except AdapterConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    for name, tenant in tenants.items():
         if len(tenant.secret) < 32:
             raise ConfigError(f"tenants.{name}.secret: must be at least 32 characters")
-    tenants = dict(settings.tenants)
-    if not tenants:
-        if settings.mode != "demo":
-            raise ConfigError("tenants: at least one tenant is required outside demo mode")
-        tenants["demo"] = TenantSettings(secret=demo_secret(Path(settings.data_dir)), allowed_origins=["*"])
-    if settings.server.max_body_bytes <= 0:
-        raise ConfigError("server.max_body_bytes: must be positive")
-    return msgspec.structs.replace(settings, providers=providers, chains=chains, tenants=tenants)
+        if not tenant.adapters:
+            raise ConfigError(f"tenants.{name}.adapters: name at least one adapter (configured: {sorted(adapters)})")
+        for adapter in tenant.adapters:
+            if adapter not in adapters:
+                raise ConfigError(f"tenants.{name}.adapters: unknown adapter {adapter!r}; configured: {sorted(adapters)}")
+    return msgspec.structs.replace(settings, providers=providers, chains=chains, tenants=tenants, adapters=adapters)
 
 
 def demo_secret(data_dir: Path) -> str:
@@ -270,11 +292,15 @@ def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, with every secret replaced by ``***``."""
 
-    def mask(node: Any) -> Any:
+    def mask(node: Any, key: str = "") -> Any:
         if isinstance(node, dict):
-            return {k: ("***" if k in SECRET_KEYS and v else mask(v)) for k, v in node.items()}
+            return {k: mask(v, k) for k, v in node.items()}
         if isinstance(node, list):
             return [mask(v) for v in node]
+        if node and any(word in key for word in SECRET_WORDS) and not key.endswith("_env"):
+            return "***"
+        if isinstance(node, str) and "://" in node:
+            return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", node)  # a password inside a URL
         return node
 
     return mask(msgspec.to_builtins(settings))  # type: ignore[no-any-return]

@@ -102,9 +102,10 @@ async def _respond(
     services: NamedDependency[Services],
 ) -> Response[Any]:
     today = date.today()
-    prepared = await prepare(body, user, services.adapter, today)
+    adapter = services.adapter_for(user.tenant)
+    prepared = await prepare(body, user, adapter, today)
     chain = services.runner.chain(services.settings.chain_for(prepared.feature))
-    events = services.runner.run(prepared, chain, user, services.adapter, today)
+    events = services.runner.run(prepared, chain, user, adapter, today)
     if EVENT_STREAM in request.headers.get("accept", "").lower():  # JSON unless a stream is asked for
         frames = sse_frames(events, services.settings.server.heartbeat_s)
         return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)

@@ -22,18 +22,31 @@ OTHER_SECRET = "other-tenant-secret-0123456789abcdef"
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings with two tenants (``acme`` allows one origin) and nothing from the real environment."""
+    """Demo-mode settings (its CRM and case tool) with two tenants of our own, on a free port.
+
+    ``acme`` allows one page origin, ``globex`` any. Nothing comes from the real environment;
+    ``overrides`` are merged one level deep (``server={"heartbeat_s": 0.1}`` keeps the port).
+    """
+    demo_adapters = ["demo_crm", "demo_cases"]
     raw: dict[str, Any] = {
-        "mode": "production",
+        "mode": "demo",
         "data_dir": str(tmp_path / "data"),
         "log_format": "json",
+        "server": {"port": free_port()},
+        "providers": {"offline": {"kind": "offline", "model": "margin-offline-1", "local": True}},
         "tenants": {
-            "acme": {"secret": TENANT_SECRET, "allowed_origins": ["https://crm.acme.example"]},
-            "globex": {"secret": OTHER_SECRET, "allowed_origins": ["*"]},
+            "acme": {
+                "secret": TENANT_SECRET,
+                "allowed_origins": ["https://crm.acme.example"],
+                "adapters": demo_adapters,
+            },
+            "globex": {"secret": OTHER_SECRET, "allowed_origins": ["*"], "adapters": demo_adapters},
         },
     }
     for key, value in overrides.items():
-        raw[key] = value
+        raw[key] = (
+            {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+        )
     return load_settings(config_file=None, env={}, overrides=raw)
 
 
@@ -56,7 +69,7 @@ class ServerThread:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        self.port = free_port()
+        self.port = settings.server.port
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
