@@ -244,11 +244,17 @@ def _complete(settings: Settings) -> Settings:
         if len(tenant.secret) < 32:
             raise ConfigError(f"tenants.{name}.secret: must be at least 32 characters")
         if not tenant.adapters:
-            raise ConfigError(f"tenants.{name}.adapters: name at least one adapter (configured: {sorted(adapters)})")
+            raise ConfigError(
+                f"tenants.{name}.adapters: name at least one adapter (configured: {sorted(adapters)})"
+            )
         for adapter in tenant.adapters:
             if adapter not in adapters:
-                raise ConfigError(f"tenants.{name}.adapters: unknown adapter {adapter!r}; configured: {sorted(adapters)}")
-    return msgspec.structs.replace(settings, providers=providers, chains=chains, tenants=tenants, adapters=adapters)
+                raise ConfigError(
+                    f"tenants.{name}.adapters: unknown adapter {adapter!r}; configured: {sorted(adapters)}"
+                )
+    return msgspec.structs.replace(
+        settings, providers=providers, chains=chains, tenants=tenants, adapters=adapters
+    )
 
 
 def demo_secret(data_dir: Path) -> str:

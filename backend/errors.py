@@ -13,7 +13,13 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from margin.adapters import AdapterError
+from margin.adapters import (
+    AdapterError,
+    ForbiddenError,
+    HostTimeoutError,
+    HostUnavailableError,
+    RecordNotFoundError,
+)
 
 HTTP_CODES = {
     400: "invalid_request",
@@ -24,14 +30,19 @@ HTTP_CODES = {
     413: "body_too_large",
     429: "rate_limited",
 }
-PROVIDER_ERROR_STATUS = {
+STREAM_ERROR_STATUS = {
     "rate_limited": 429,
     "timeout": 504,
     "unavailable": 503,
     "bad_request": 502,
     "content_filtered": 422,
     "context_too_long": 422,
+    **{
+        cls.code: cls.status
+        for cls in (RecordNotFoundError, ForbiddenError, HostUnavailableError, HostTimeoutError)
+    },
 }
+"""The HTTP status of an ``error`` event's code, for JSON responses."""
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):

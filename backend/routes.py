@@ -16,7 +16,7 @@ from litestar.response import Stream
 
 from margin.adapters import User
 from margin.config import FEATURES
-from margin.errors import PROVIDER_ERROR_STATUS, ErrorBody, error_response
+from margin.errors import STREAM_ERROR_STATUS, ErrorBody, error_response
 from margin.events import (
     DeltaEvent,
     DoneEvent,
@@ -124,7 +124,7 @@ async def _collect(events: AsyncGenerator[FeatureEvent, None]) -> Response[Any]:
         elif isinstance(event, ResultEvent):
             result = event
         elif isinstance(event, ErrorEvent):
-            status = PROVIDER_ERROR_STATUS.get(event.code, 502)
+            status = STREAM_ERROR_STATUS.get(event.code, 502)
             headers = {"Retry-After": str(round(event.retry_after))} if event.retry_after else None
             return error_response(status, event.code, event.message, headers=headers)
         elif isinstance(event, DoneEvent) and meta is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import msgspec
 
@@ -30,7 +31,25 @@ DRAFT_GUIDANCE = {
         "A short e-mail asking the contact for a meeting, with its purpose and two time options.",
     ),
 }
-QUERY_PLAN_SCHEMA = msgspec.json.schema(QueryPlan)
+
+
+def strict_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """``struct``'s JSON schema in the form strict structured output accepts.
+
+    Every property becomes required (optional ones are already nullable or have a default the
+    model must now state), defaults are dropped, and the root is the object itself, not a $ref.
+    """
+    schema = msgspec.json.schema(struct)
+    definitions: dict[str, dict[str, Any]] = schema["$defs"]
+    for definition in definitions.values():
+        definition["required"] = list(definition["properties"])
+        for prop in definition["properties"].values():
+            prop.pop("default", None)
+    root = definitions.pop(struct.__name__)
+    return {**root, "$defs": definitions}
+
+
+QUERY_PLAN_SCHEMA = strict_json_schema(QueryPlan)
 
 
 class Prepared(msgspec.Struct, kw_only=True):

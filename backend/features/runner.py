@@ -113,11 +113,15 @@ class FeatureRunner:
                 prompt_version=prepared.prompt_version,
             )
             produced = False
+            plan_text: list[str] = []
             try:
                 async with aclosing(provider.stream(prepared.request)) as stream:
                     async for event in stream:
                         if isinstance(event, TextDelta):
-                            if not hide_text and outcome.ttft_ms is None:
+                            if hide_text:
+                                plan_text.append(event.text)
+                                continue
+                            if outcome.ttft_ms is None:
                                 outcome.ttft_ms = _ms_since(started)
                             produced = True
                             yield DeltaEvent(event.text)
@@ -127,6 +131,15 @@ class FeatureRunner:
                             log.info(
                                 "provider.truncated", provider=provider.name, interaction_id=interaction_id
                             )
+                if hide_text:
+                    plan = "".join(plan_text)
+                    if not _is_plan(plan) and position < len(chain) - 1:
+                        log.warning(
+                            "provider.invalid_plan", provider=provider.name, interaction_id=interaction_id
+                        )
+
+                        continue  # a model that cannot produce a valid plan hands over to the next
+                    yield DeltaEvent(plan)
                 return
             except ProviderError as exc:
                 log.warning(
@@ -137,7 +150,7 @@ class FeatureRunner:
                     error=exc.message,
                     after_output=produced,
                 )
-                if (produced and not hide_text) or position == len(chain) - 1:
+                if produced or position == len(chain) - 1:
                     yield ErrorEvent(code=exc.code, message=exc.user_message, retry_after=exc.retry_after)
                     return
 
@@ -152,19 +165,17 @@ class FeatureRunner:
         started: float,
     ) -> AsyncGenerator[FeatureEvent, None]:
         """Collect the provider's JSON plan, validate it, run it, stream the table and a sentence."""
-        plan_text: list[str] = []
+        plan_text = ""
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, DeltaEvent):
-                    plan_text.append(event.text)
+                    plan_text = event.text  # the whole plan of the provider that answered
                     continue
-                if isinstance(event, MetaEvent):
-                    plan_text.clear()  # a fallback provider starts its plan afresh
                 yield event
                 if isinstance(event, ErrorEvent):
                     return
         try:
-            plan = _plan_decoder.decode("".join(plan_text))
+            plan = _plan_decoder.decode(plan_text)
         except msgspec.DecodeError:
             plan = QueryPlan(
                 unanswerable="I couldn't turn that into a query: the model's answer was not a valid plan."
@@ -234,6 +245,14 @@ class FeatureRunner:
         )
         self._store.submit(record)
         log.info("interaction", **msgspec.structs.asdict(record))
+
+
+def _is_plan(text: str) -> bool:
+    try:
+        _plan_decoder.decode(text)
+    except msgspec.DecodeError:
+        return False
+    return True
 
 
 def _ms_since(started: float) -> float:
