@@ -15,7 +15,7 @@ from margin import __version__
 from margin.config import Settings, load_settings
 from margin.errors import EXCEPTION_HANDLERS
 from margin.logs import configure_logging, litestar_logging_config
-from margin.routes import FeatureController, HealthController
+from margin.routes import FeatureController, FeedbackController, HealthController
 from margin.security import cors_origins
 from margin.services import Services
 
@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> Litestar:
             await services.stop()
 
     return Litestar(
-        route_handlers=[FeatureController, HealthController],
+        route_handlers=[FeatureController, FeedbackController, HealthController],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),

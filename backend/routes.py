@@ -26,6 +26,7 @@ from margin.events import (
     MetaEvent,
     ResultEvent,
 )
+from margin.feedback import Feedback, FeedbackIn
 from margin.features.prepare import prepare
 from margin.features.requests import DraftRequest, FeatureRequest, QueryRequest, SummarizeRequest
 from margin.security import provide_user
@@ -130,6 +131,31 @@ async def _collect(events: AsyncGenerator[FeatureEvent, None]) -> Response[Any]:
         elif isinstance(event, DoneEvent) and meta is not None:
             return Response(FeatureResponse(meta=meta, text="".join(text), result=result, done=event))
     raise RuntimeError("feature stream ended without done or error")  # a bug, not an input problem
+
+
+class FeedbackController(Controller):
+    path = "/v1/feedback"
+    tags = ["feedback"]
+    dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
+
+    @post("/", summary="Thumbs up or down on an answer (a later one replaces an earlier one)")
+    async def give(
+        self, data: JSONBody[FeedbackIn], user: NamedDependency[User], services: NamedDependency[Services]
+    ) -> Response[Feedback]:
+        interaction = await services.store.get(data.interaction_id)
+        if interaction is None or interaction.tenant != user.tenant:
+            raise NotFoundException(f"No interaction {data.interaction_id!r}")
+        stored, created = await services.feedback.put(user.tenant, user.user_id, data)
+        return Response(stored, status_code=201 if created else 200)
+
+    @get("/{interaction_id:str}", summary="The signed-in user's feedback on one interaction")
+    async def read(
+        self, interaction_id: FromPath[str], user: NamedDependency[User], services: NamedDependency[Services]
+    ) -> Feedback:
+        stored = await services.feedback.get(interaction_id, user.user_id)
+        if stored is None or stored.tenant != user.tenant:
+            raise NotFoundException(f"No feedback from you on interaction {interaction_id!r}")
+        return stored
 
 
 class HealthController(Controller):

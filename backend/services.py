@@ -10,6 +10,7 @@ from margin.adapters import Adapter
 from margin.adapters.registry import build_adapter
 from margin.adapters.routing import RecordTypeRouter
 from margin.config import Settings
+from margin.feedback import FeedbackStore
 from margin.features.runner import FeatureRunner
 from margin.interactions import InteractionStore
 from margin.providers import Provider, build_provider
@@ -31,6 +32,7 @@ class Services:
             for tenant, config in settings.tenants.items()
         }
         self.store = InteractionStore(Path(settings.data_dir) / "margin.db")
+        self.feedback = FeedbackStore(Path(settings.data_dir) / "margin.db")
         self.runner = FeatureRunner(self.providers, settings.providers, self.store)
 
     def adapter_for(self, tenant: str) -> RecordTypeRouter:
@@ -42,6 +44,7 @@ class Services:
 
             ensure_demo_crm(self.settings.data_dir)
         await self.store.open()
+        await self.feedback.open()
         for adapter in self.adapters.values():
             await adapter.start()
         for router in self.tenant_adapters.values():
@@ -60,3 +63,4 @@ class Services:
         for adapter in self.adapters.values():
             await adapter.aclose()
         await self.store.close()
+        await self.feedback.close()

@@ -17,7 +17,7 @@ class RestConfigError(ValueError):
     """The adapter's configuration cannot work; the message names the setting."""
 
 
-class _Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="kind"):
+class _Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
     pass
 
 

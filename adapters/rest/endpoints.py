@@ -14,15 +14,15 @@ import msgspec
 from margin.adapters.types import FilterOp
 
 
-class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class _Pages(_Struct, kw_only=True, tag_field="style"):
+class _Pages(_Struct, tag_field="style"):
     pass
 
 
-class NoPages(_Pages, kw_only=True, tag="none"):
+class NoPages(_Pages, tag="none"):
     """One request returns everything."""
 
 

@@ -22,7 +22,7 @@ DEFAULT_DEAL_STAGES = (
 )
 
 
-class _Preset(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="name"):
+class _Preset(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="name"):
     pass
 
 

@@ -10,24 +10,31 @@ days, so "created in March" includes March 31 at 15:00.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-
-import msgspec
+from typing import Any
 
 from margin.adapters.sql.config import SqlScope
 from margin.adapters.sql.dialect import Params
 from margin.adapters.sql.tables import RecordTable
+from margin.adapters.sql.values import to_scalar
 from margin.adapters.types import FieldSchema, Filter, Period, QuerySpec, RecordTypeSchema, Scalar, User
 from margin.adapters.validation import NUMERIC, TEXTUAL, InvalidQueryError, result_columns
 
+Convert = Callable[[Any], Scalar]
 
-class Statement(msgspec.Struct, frozen=True):
-    """SQL text, its bound values, and the names of the result columns it yields (before total)."""
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL text, its bound values, the result columns' names and how to convert each value.
+
+    Every row carries one more value at the end: the total matching rows (or groups).
+    """
 
     sql: str
     params: tuple[object, ...]
     columns: tuple[str, ...]
-    types: tuple[FieldSchema | None, ...]
+    converters: tuple[Convert, ...]
 
 
 def compile_query(
@@ -40,7 +47,6 @@ def compile_query(
     today: date,
     row_limit: int,
 ) -> Statement:
-    """Every statement ends its rows with the total matching rows (or groups), as a window count."""
     params = Params(table.dialect)
     conditions = [_condition(item, _field(schema, item.field), table, params, today) for item in spec.filters]
     if (owner := table.scope_condition(user, scope, params)) is not None:
@@ -55,21 +61,32 @@ def compile_query(
             f"SELECT {select}, COUNT(*) OVER () {table.from_clause()}{where} "
             f"ORDER BY {', '.join([*order, table.id])} LIMIT {limit}"
         )
-        return Statement(sql, tuple(params.values), tuple(f.name for f in shown), shown)
+        return Statement(
+            sql, tuple(params.values), tuple(f.name for f in shown), tuple(_converter(f) for f in shown)
+        )
     agg = spec.aggregate
     value = _aggregate(agg.fn, table.field(agg.field) if agg.field else None)
     label = agg.fn if agg.field is None else f"{agg.fn}_{agg.field}"
+    convert = _average if agg.fn == "avg" else to_scalar
     if spec.group_by is None:
         sql = f"SELECT {value}, 1 {table.from_clause()}{where}"
-        return Statement(sql, tuple(params.values), (label,), (None,))
+        return Statement(sql, tuple(params.values), (label,), (convert,))
     key = table.field(spec.group_by)
     sql = (
         f"SELECT {key}, {value}, COUNT(*) OVER () {table.from_clause()}{where} GROUP BY {key} "
         f"ORDER BY {value} DESC NULLS LAST, MIN({table.id}) LIMIT {limit}"
     )
-    return Statement(
-        sql, tuple(params.values), (spec.group_by, label), (_field(schema, spec.group_by), None)
-    )
+    group = _converter(_field(schema, spec.group_by))
+    return Statement(sql, tuple(params.values), (spec.group_by, label), (group, convert))
+
+
+def _converter(field: FieldSchema) -> Convert:
+    return lambda value: to_scalar(value, field.type)
+
+
+def _average(value: Any) -> Scalar:
+    """Rounded like the in-memory reference, in Python, so both engines agree to the cent."""
+    return None if value is None else round(float(value), 2)
 
 
 def _field(schema: RecordTypeSchema, name: str) -> FieldSchema:
@@ -105,7 +122,9 @@ def _condition(item: Filter, field: FieldSchema, table: RecordTable, params: Par
     if item.op == "contains":
         if not isinstance(value, str):
             raise InvalidQueryError(f"'contains' on {field.name!r} needs some text")
-        return f"{table.dialect.text(raw)} {table.dialect.like} {params.add(_like_pattern(value))} ESCAPE '\\'"
+        return (
+            f"{table.dialect.text(raw)} {table.dialect.like} {params.add(_like_pattern(value))} ESCAPE '\\'"
+        )
     values = value if isinstance(value, list) else [value]
     expr, bind = _operand(field, raw, values, table, params)
     if item.op == "in":

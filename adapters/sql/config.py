@@ -64,6 +64,10 @@ class SqlTimelineSource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     kind_column: str = ""
     kind: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.kind_column and not self.kind:
+            raise SqlConfigError(f"timeline table {self.table!r} needs kind_column or a fixed kind")
+
 
 class SqlTimeline(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The most recent ``limit`` entries from all sources, oldest first unless ``order`` is desc."""

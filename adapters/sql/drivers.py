@@ -1,0 +1,181 @@
+"""Read-only connection pools for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+A driver runs one statement and returns plain tuples; failures come out as adapter errors:
+an unreachable or failing database is HostUnavailableError, a statement past ``timeout_s``
+is HostTimeoutError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import quote as url_quote
+
+import aiosqlite
+import asyncpg
+import structlog
+
+from margin.adapters.errors import HostTimeoutError, HostUnavailableError
+from margin.adapters.sql.config import SqlAdapterConfig
+from margin.adapters.sql.dialect import Dialect, quote
+
+log = structlog.get_logger("margin.adapters.sql")
+
+Row = tuple[Any, ...]
+UNAVAILABLE = "The host database is unavailable"
+FAILED = "The host database could not run the query"
+TIMED_OUT = "The host database took too long to answer"
+
+
+class Driver(Protocol):
+    dialect: Dialect
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def fetch(self, sql: str, params: Sequence[object]) -> list[Row]: ...
+
+    async def columns(self, table: str) -> dict[str, str]:
+        """The table's (or view's) columns and their declared types; empty when there is no such table."""
+        ...
+
+
+def driver_for(config: SqlAdapterConfig) -> Driver:
+    if config.url.startswith("sqlite:///"):
+        return SqliteDriver(config.url.removeprefix("sqlite://"), config.timeout_s, config.pool_size)
+    return PostgresDriver(config.url, config.timeout_s, config.pool_size)
+
+
+class _SqliteConnection:
+    """One aiosqlite connection whose running statement aborts once ``deadline`` has passed."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.deadline = math.inf
+
+    def past_deadline(self) -> int:
+        # Called by SQLite, on the connection's own thread, every few thousand VM steps.
+        return 1 if time.monotonic() > self.deadline else 0
+
+
+class SqliteDriver:
+    """A few connections to a file opened ``mode=ro`` with ``query_only`` on."""
+
+    dialect = Dialect("sqlite")
+
+    def __init__(self, path: str, timeout_s: float, pool_size: int) -> None:
+        self._uri = f"file:{url_quote(path)}?mode=ro"
+        self._path = path
+        self._timeout_s = timeout_s
+        self._pool_size = pool_size
+        self._all: list[_SqliteConnection] = []
+        self._idle: asyncio.Queue[_SqliteConnection] = asyncio.Queue()
+
+    async def open(self) -> None:
+        try:
+            for _ in range(self._pool_size):
+                db = await aiosqlite.connect(self._uri, uri=True)
+                connection = _SqliteConnection(db)
+                self._all.append(connection)
+                await db.execute_fetchall("PRAGMA query_only = ON")
+                await db.set_progress_handler(connection.past_deadline, 1000)
+                self._idle.put_nowait(connection)
+        except sqlite3.Error as exc:
+            await self.close()
+            log.warning("sql database unavailable", engine="sqlite", path=self._path, error=str(exc))
+            raise HostUnavailableError(f"{UNAVAILABLE}: cannot open {self._path}") from exc
+
+    async def close(self) -> None:
+        connections, self._all = self._all, []
+        self._idle = asyncio.Queue()
+        for connection in connections:
+            await connection.db.close()
+
+    async def fetch(self, sql: str, params: Sequence[object]) -> list[Row]:
+        if not self._all:
+            raise RuntimeError("the SQL adapter is not started")
+        connection = await self._idle.get()
+        try:
+            connection.deadline = time.monotonic() + self._timeout_s
+            rows = await connection.db.execute_fetchall(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                log.warning("sql statement timed out", engine="sqlite", timeout_s=self._timeout_s)
+                raise HostTimeoutError(TIMED_OUT) from exc
+            raise _failed("sqlite", exc) from exc
+        except sqlite3.Error as exc:
+            raise _failed("sqlite", exc) from exc
+        finally:
+            self._idle.put_nowait(connection)
+        return [tuple(row) for row in rows]
+
+    async def columns(self, table: str) -> dict[str, str]:
+        rows = await self.fetch("SELECT name, type FROM pragma_table_info(?)", (table,))
+        return {str(name): str(type) for name, type in rows}
+
+
+class PostgresDriver:
+    """An asyncpg pool whose sessions are read-only and bounded by ``statement_timeout``."""
+
+    dialect = Dialect("postgresql")
+
+    def __init__(self, url: str, timeout_s: float, pool_size: int) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._url,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=self._timeout_s,
+                # A backstop for a server that stops answering; statement_timeout fires first.
+                command_timeout=self._timeout_s + 1,
+                server_settings={
+                    "default_transaction_read_only": "on",
+                    "statement_timeout": str(math.ceil(self._timeout_s * 1000)),
+                    "application_name": "margin",
+                },
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("sql database unavailable", engine="postgresql", error=f"{type(exc).__name__}: {exc}")
+            raise HostUnavailableError(f"{UNAVAILABLE}: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def fetch(self, sql: str, params: Sequence[object]) -> list[Row]:
+        if self._pool is None:
+            raise RuntimeError("the SQL adapter is not started")
+        try:
+            async with self._pool.acquire(timeout=self._timeout_s) as connection:
+                records = await connection.fetch(sql, *params)
+        except (asyncpg.QueryCanceledError, TimeoutError) as exc:
+            log.warning("sql statement timed out", engine="postgresql", timeout_s=self._timeout_s)
+            raise HostTimeoutError(TIMED_OUT) from exc
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _failed("postgresql", exc) from exc
+        return [tuple(record) for record in records]
+
+    async def columns(self, table: str) -> dict[str, str]:
+        rows = await self.fetch(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            (quote(table),),
+        )
+        return {str(name): str(type) for name, type in rows}
+
+
+def _failed(engine: str, exc: Exception) -> HostUnavailableError:
+    log.warning("sql statement failed", engine=engine, error=f"{type(exc).__name__}: {exc}")
+    return HostUnavailableError(FAILED)
