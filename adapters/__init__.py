@@ -5,6 +5,7 @@ An adapter is one small class with three async methods (``describe``, ``fetch_co
 :mod:`margin.adapters.types`.
 """
 
+from margin.adapters.base import AdapterBase
 from margin.adapters.errors import (
     AdapterError,
     ForbiddenError,
@@ -12,8 +13,7 @@ from margin.adapters.errors import (
     HostUnavailableError,
     RecordNotFoundError,
 )
-from margin.adapters.base import AdapterBase
-from margin.adapters.protocol import Adapter
+from margin.adapters.protocol import Adapter, RecordSource
 from margin.adapters.types import (
     Aggregate,
     FieldSchema,
@@ -49,6 +49,7 @@ __all__ = [
     "RecordContext",
     "RecordNotFoundError",
     "RecordRef",
+    "RecordSource",
     "RecordTypeSchema",
     "RelatedRecord",
     "Relation",

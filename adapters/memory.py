@@ -24,16 +24,13 @@ def run_query_in_memory(
     if spec.aggregate is not None:
         return _aggregate(spec, matching)
     for sort in reversed(spec.sort):
-        field = sort.field
-        matching.sort(key=lambda row: _sort_key(row.get(field)), reverse=sort.direction == "desc")
+        field, descending = sort.field, sort.direction == "desc"
+        present = [row for row in matching if row.get(field) is not None]
+        present.sort(key=lambda row: row[field], reverse=descending)
+        matching = present + [row for row in matching if row.get(field) is None]  # empty values last
     columns = tuple(f.name for f in result_columns(schema))
     rows_out = tuple(tuple(row.get(c) for c in columns) for row in matching[: spec.limit])
     return QueryResult(columns=columns, rows=rows_out, total=len(matching))
-
-
-def _sort_key(value: Scalar) -> tuple[int, Any]:
-    """None sorts last ascending; mixed types never compare."""
-    return (0, "") if value is None else (1, value)
 
 
 def _matches(row: Row, item: Filter, today: date) -> bool:
@@ -75,7 +72,7 @@ def _aggregate(spec: QuerySpec, rows: list[Row]) -> QueryResult:
     if not spec.group_by:
         groups.setdefault(None, [])
     results = [(key, _apply(agg.fn, agg.field, members)) for key, members in groups.items()]
-    results.sort(key=lambda pair: _sort_key(pair[1]), reverse=True)
+    results.sort(key=lambda pair: (pair[1] is not None, pair[1] or 0), reverse=True)
     if spec.group_by is None:
         return QueryResult(columns=(label,), rows=((results[0][1],),), total=1)
     limited = tuple((key, value) for key, value in results[: spec.limit])

@@ -59,7 +59,10 @@ def decode_adapter_config(name: str, section: Mapping[str, Any]) -> tuple[type[A
 
 def build_adapter(name: str, section: Mapping[str, Any]) -> Adapter:
     cls, config = decode_adapter_config(name, section)
-    adapter = cls(config)
+    try:
+        adapter = cls(config)
+    except ValueError as exc:  # e.g. a secret's environment variable is not set
+        raise AdapterConfigError(f"adapters.{name}: {exc}") from exc
     if not isinstance(adapter, Adapter):
         raise AdapterConfigError(
             f"adapters.{name}: {cls.__qualname__} does not implement the adapter interface"

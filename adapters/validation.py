@@ -77,6 +77,8 @@ def _check_filter(item: Filter, field: FieldSchema) -> None:
         if not (isinstance(value, list) and len(value) == 2):
             raise InvalidQueryError(f"'between' on {field.name!r} needs two values")
         for bound in value:
+            if bound is None:
+                raise InvalidQueryError(f"'between' on {field.name!r} needs two values")
             _check_value(field, bound)
         if field.type not in ORDERED:
             raise InvalidQueryError(f"'between' needs a number or date field, not {field.name!r}")
@@ -89,6 +91,8 @@ def _check_filter(item: Filter, field: FieldSchema) -> None:
         return
     if isinstance(value, list):
         raise InvalidQueryError(f"{op!r} on {field.name!r} takes one value, not a list")
+    if value is None and op not in ("=", "!="):
+        raise InvalidQueryError(f"{op!r} on {field.name!r} needs a value")
     if op == "contains" and field.type not in ("string", "text"):
         raise InvalidQueryError(f"'contains' needs a text field, not {field.name!r}")
     if op in ("<", "<=", ">", ">=") and field.type not in ORDERED:

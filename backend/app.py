@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
 
 from margin import __version__
 from margin.config import Settings, load_settings
@@ -31,8 +32,15 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await services.stop()
 
+    route_handlers: list[ControllerRouterHandler] = [FeatureController, FeedbackController, HealthController]
+    if settings.mode == "demo":
+        from margin.demo import CASES_API_PATH
+        from margin.demo.cases_api import cases_router
+
+        route_handlers.append(cases_router(CASES_API_PATH))
+
     return Litestar(
-        route_handlers=[FeatureController, FeedbackController, HealthController],
+        route_handlers=route_handlers,
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),

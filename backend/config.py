@@ -164,7 +164,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _env_value(path: list[str], value: str) -> Any:
     """Lists (chains, allowed origins) are comma-separated in the environment."""
-    if path[0] == "chains" or path[-1] == "allowed_origins":
+    if path[0] == "chains" or (path[0] == "tenants" and path[-1] in ("allowed_origins", "adapters")):
         return [item.strip() for item in value.split(",") if item.strip()]
     if path == ["log_level"]:
         return value.lower()

@@ -26,9 +26,9 @@ from margin.events import (
     MetaEvent,
     ResultEvent,
 )
-from margin.feedback import Feedback, FeedbackIn
 from margin.features.prepare import prepare
 from margin.features.requests import DraftRequest, FeatureRequest, QueryRequest, SummarizeRequest
+from margin.feedback import Feedback, FeedbackIn
 from margin.security import provide_user
 from margin.services import Services
 from margin.sse import SSE_HEADERS, sse_frames

@@ -10,8 +10,8 @@ from margin.adapters import Adapter
 from margin.adapters.registry import build_adapter
 from margin.adapters.routing import RecordTypeRouter
 from margin.config import Settings
-from margin.feedback import FeedbackStore
 from margin.features.runner import FeatureRunner
+from margin.feedback import FeedbackStore
 from margin.interactions import InteractionStore
 from margin.providers import Provider, build_provider
 

@@ -56,7 +56,16 @@ class FeedbackStore:
         db = self._connection()
         now = datetime.now(UTC).isoformat()
         reasons = msgspec.json.encode(feedback.reasons).decode()
-        values = (feedback.interaction_id, tenant, user_id, feedback.rating, reasons, feedback.comment, now, now)
+        values = (
+            feedback.interaction_id,
+            tenant,
+            user_id,
+            feedback.rating,
+            reasons,
+            feedback.comment,
+            now,
+            now,
+        )
         async with db.execute(_UPSERT, values) as cursor:
             row = await cursor.fetchone()
         await db.commit()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
-UP_REASONS = ("accurate", "helpful", "saved_time")
-DOWN_REASONS = ("inaccurate", "unhelpful", "too_long", "unsafe", "other")
-Reason = Literal[UP_REASONS + DOWN_REASONS]  # type: ignore[valid-type]  # Literal over the shared tuples
+UpReason = Literal["accurate", "helpful", "saved_time"]
+DownReason = Literal["inaccurate", "unhelpful", "too_long", "unsafe", "other"]
+Reason = UpReason | DownReason
+UP_REASONS: tuple[str, ...] = get_args(UpReason)
+DOWN_REASONS: tuple[str, ...] = get_args(DownReason)
 InteractionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 Comment = Annotated[str, msgspec.Meta(max_length=2000)]
 
@@ -25,7 +27,9 @@ class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         allowed = UP_REASONS if self.rating == "up" else DOWN_REASONS
         wrong = [reason for reason in self.reasons if reason not in allowed]
         if wrong:
-            raise ValueError(f"reasons {wrong} do not fit a thumbs-{self.rating}; expected some of {list(allowed)}")
+            raise ValueError(
+                f"reasons {wrong} do not fit a thumbs-{self.rating}; expected some of {list(allowed)}"
+            )
 
 
 class Feedback(msgspec.Struct, kw_only=True):

@@ -18,14 +18,39 @@ USER = User(tenant="acme", user_id="alice", roles=("rep",))
 
 def write_inventory(tmp_path: Path) -> Path:
     products = [
-        {"sku": "SKU-1", "name": "Standing desk", "category": "furniture", "stock": 12, "price": 499.0,
-         "owner": "alice", "updated_at": "2026-11-20",
-         "movements": [{"at": "2026-11-19T10:00:00", "by": "warehouse", "kind": "receipt", "note": "20 received"}]},
-        {"sku": "SKU-2", "name": "Desk lamp", "category": "lighting", "stock": 140, "price": 39.0,
-         "owner": "bob", "updated_at": "2026-11-18", "movements": []},
-        {"sku": "SKU-3", "name": "Office chair", "category": "furniture", "stock": 3, "price": 289.0,
-         "owner": "alice", "updated_at": "2026-11-21", "movements": []},
-    ]  # fmt: skip
+        {
+            "sku": "SKU-1",
+            "name": "Standing desk",
+            "category": "furniture",
+            "stock": 12,
+            "price": 499.0,
+            "owner": "alice",
+            "updated_at": "2026-11-20",
+            "movements": [
+                {"at": "2026-11-19T10:00", "by": "warehouse", "kind": "receipt", "note": "20 received"}
+            ],
+        },
+        {
+            "sku": "SKU-2",
+            "name": "Desk lamp",
+            "category": "lighting",
+            "stock": 140,
+            "price": 39.0,
+            "owner": "bob",
+            "updated_at": "2026-11-18",
+            "movements": [],
+        },
+        {
+            "sku": "SKU-3",
+            "name": "Office chair",
+            "category": "furniture",
+            "stock": 3,
+            "price": 289.0,
+            "owner": "alice",
+            "updated_at": "2026-11-21",
+            "movements": [],
+        },
+    ]
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps({"products": products}))
     return path
@@ -57,7 +82,7 @@ async def test_example_adapter_answers_a_query(tmp_path: Path) -> None:
     ("section", "message"),
     [
         ({}, "adapters.x.kind: required"),
-        ({"kind": "nope"}, "no adapter 'nope' installed"),
+        ({"kind": "nope"}, "no adapter 'nope' is installed"),
         ({"kind": "inventory"}, "missing required field `path`"),
         ({"kind": "inventory", "path": "p", "colour": "red"}, "unknown field `colour`"),
     ],
@@ -83,7 +108,9 @@ async def test_router_sends_each_record_type_to_its_adapter(tmp_path: Path) -> N
         await twice.load()
 
 
-def test_adapters_list_shows_installed_and_configured(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_adapters_list_shows_installed_and_configured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "margin.toml"
     config.write_text(
         f'[adapters.stock]\nkind = "inventory"\npath = "{write_inventory(tmp_path)}"\n'

@@ -24,6 +24,14 @@ from margin.logs import configure_logging, litestar_logging_config
 from margin.simulator import Scenario
 
 TENANT_SECRET = "acme-tenant-secret-0123456789abcdef"
+TENANT_CONFIG = f"""
+[tenants.acme]
+secret = "{TENANT_SECRET}"
+adapters = ["helpdesk"]
+[adapters.helpdesk]
+kind = "rest"
+preset = {{ name = "zendesk", subdomain = "acme", email = "agent@acme.test", token_env = "ZENDESK_TOKEN" }}
+"""
 # Variables the CLI reads or writes; each test starts without them and leaves none behind.
 ENV_VARS = (
     "MARGIN_CONFIG",
@@ -88,7 +96,7 @@ def test_demo_token_verifies_against_the_demo_settings(
 
 
 def test_token_for_a_configured_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(tmp_path, f'[tenants.acme]\nsecret = "{TENANT_SECRET}"\n')
+    path = write_config(tmp_path, TENANT_CONFIG)
 
     assert main(["token", "--config", str(path), "--tenant", "acme", "--user", "bob"]) == 0
 
@@ -98,7 +106,7 @@ def test_token_for_a_configured_tenant(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_token_for_an_unknown_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(tmp_path, f'[tenants.acme]\nsecret = "{TENANT_SECRET}"\n')
+    path = write_config(tmp_path, TENANT_CONFIG)
 
     assert main(["token", "--config", str(path), "--tenant", "globex", "--user", "bob"]) == 2
 
@@ -116,7 +124,7 @@ def test_config_check_prints_masked_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-top-secret-key")
-    path = write_config(tmp_path, f'[tenants.acme]\nsecret = "{TENANT_SECRET}"\n')
+    path = write_config(tmp_path, TENANT_CONFIG)
 
     assert main(["config", "check", "--config", str(path)]) == 0
 
@@ -188,7 +196,7 @@ def test_bad_flags_give_one_line(argv: list[str], message: str, capsys: pytest.C
 def test_serve_with_workers_hands_settings_to_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_config(tmp_path, f'[tenants.acme]\nsecret = "{TENANT_SECRET}"\n')
+    path = write_config(tmp_path, TENANT_CONFIG)
     calls: list[tuple[tuple[Any, ...], dict[str, Any], dict[str, str]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw, dict(os.environ))))
 

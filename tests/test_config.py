@@ -5,9 +5,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from margin.config import ConfigError, Settings, demo_secret, load_settings, masked
+from margin.demo.crm_config import demo_crm_config
 
 TENANT_SECRET = "t" * 40
 
@@ -64,6 +66,10 @@ def test_toml_file(tmp_path: Path) -> None:
         [tenants.acme]
         secret = "{TENANT_SECRET}"
         allowed_origins = ["https://crm.acme.test"]
+        adapters = ["helpdesk"]
+        [adapters.helpdesk]
+        kind = "rest"
+        preset = {{ name = "zendesk", subdomain = "acme", email = "a@acme.test", token_env = "ZD_TOKEN" }}
         """,
     )
 
@@ -176,15 +182,22 @@ def test_short_tenant_secret_is_rejected(tmp_path: Path) -> None:
 
 
 def test_masked_hides_api_keys_and_tenant_secrets(tmp_path: Path) -> None:
-    env = {"OPENAI_API_KEY": "sk-very-secret", "MARGIN_TENANTS__ACME__SECRET": TENANT_SECRET}
+    env = {
+        "OPENAI_API_KEY": "sk-very-secret",
+        "MARGIN_TENANTS__ACME__SECRET": TENANT_SECRET,
+        "MARGIN_TENANTS__ACME__ADAPTERS": "pg",
+    }
+    crm = msgspec.to_builtins(demo_crm_config(tmp_path / "crm.sqlite"))
+    pg = {**crm, "kind": "sql", "url": "postgresql://margin:hunter2@db.internal:5432/crm"}
 
-    shown = masked(demo(tmp_path, env=env))
+    shown = masked(demo(tmp_path, env=env, adapters={"pg": pg}))
 
     assert shown["providers"]["openai"]["api_key"] == "***"
     assert shown["providers"]["offline"]["api_key"] is None
     assert shown["tenants"]["acme"]["secret"] == "***"
     assert "sk-very-secret" not in repr(shown)
-    assert TENANT_SECRET not in repr(shown)
+    assert TENANT_SECRET not in repr(shown) and "hunter2" not in repr(shown)
+    assert shown["adapters"]["pg"]["url"] == "postgresql://margin:***@db.internal:5432/crm"
 
 
 def test_demo_secret_is_private_and_stable(tmp_path: Path) -> None:
@@ -202,7 +215,10 @@ def test_demo_secret_differs_per_data_dir(tmp_path: Path) -> None:
 
 
 def test_configured_tenants_replace_the_demo_tenant(tmp_path: Path) -> None:
-    settings = demo(tmp_path, env={"MARGIN_TENANTS__ACME__SECRET": TENANT_SECRET})
+    settings = demo(
+        tmp_path,
+        env={"MARGIN_TENANTS__ACME__SECRET": TENANT_SECRET, "MARGIN_TENANTS__ACME__ADAPTERS": "demo_crm"},
+    )
 
     assert list(settings.tenants) == ["acme"]
     assert not (tmp_path / "data").exists()

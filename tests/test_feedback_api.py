@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ServerThread, make_settings, token_for
 
 DEAL = {"record": {"type": "deal", "id": "D-1001"}}
@@ -52,14 +51,20 @@ def test_a_later_thumb_replaces_the_earlier_one(server: ServerThread) -> None:
         ({"interaction_id": "abc123", "rating": "up"}, 404, "abc123"),
         ({"rating": "up"}, 400, "interaction_id"),
         ({"interaction_id": "{id}", "rating": "meh"}, 400, "rating"),
-        ({"interaction_id": "{id}", "rating": "up", "reasons": ["inaccurate"]}, 400, "do not fit a thumbs-up"),
+        (
+            {"interaction_id": "{id}", "rating": "up", "reasons": ["inaccurate"]},
+            400,
+            "do not fit a thumbs-up",
+        ),
         ({"interaction_id": "{id}", "rating": "down", "reasons": ["bored"]}, 400, "reasons"),
         ({"interaction_id": "{id}", "rating": "up", "comment": "x" * 2001}, 400, "comment"),
         ({"interaction_id": "'; DROP TABLE feedback; --", "rating": "up"}, 400, "interaction_id"),
         ({"interaction_id": "{id}", "rating": "up", "stars": 5}, 400, "stars"),
     ],
 )
-def test_bad_feedback_is_refused(server: ServerThread, body: dict[str, object], status: int, needle: str) -> None:
+def test_bad_feedback_is_refused(
+    server: ServerThread, body: dict[str, object], status: int, needle: str
+) -> None:
     interaction = answer(server)
     body = {k: (v.replace("{id}", interaction) if isinstance(v, str) else v) for k, v in body.items()}
     response = httpx.post(f"{server.url}/v1/feedback", json=body, headers=auth())

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import ServerThread, make_settings, token_for
 from helpers import events_of
+
 from margin.features.prepare import QUERY_PLAN_SCHEMA
 from margin.simulator import Scenario, SimulatorThread
 
@@ -82,7 +82,9 @@ def test_plan_naming_an_undeclared_field_is_refused(tmp_path: Path, simulator: S
 
 
 def test_model_that_says_unanswerable_is_shown_as_is(tmp_path: Path, simulator: SimulatorThread) -> None:
-    simulator.default = Scenario(text=plan(None, "I can only answer questions about deals."), total_tokens=10_000)
+    simulator.default = Scenario(
+        text=plan(None, "I can only answer questions about deals."), total_tokens=10_000
+    )
     events = ask(tmp_path, simulator, "what is the weather")
     assert "I can only answer questions about deals." in "".join(
         e.data["text"] for e in events if e.event == "delta"

@@ -21,7 +21,7 @@ class _Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="
     pass
 
 
-class HeaderAuth(_Auth, kw_only=True, tag="header"):
+class HeaderAuth(_Auth, frozen=True, kw_only=True, tag="header"):
     """A fixed header such as ``X-Api-Key: ...``."""
 
     header: str
@@ -32,7 +32,7 @@ class HeaderAuth(_Auth, kw_only=True, tag="header"):
         _one_of(self.value, self.value_env, "auth.value", "auth.value_env")
 
 
-class BearerAuth(_Auth, kw_only=True, tag="bearer"):
+class BearerAuth(_Auth, frozen=True, kw_only=True, tag="bearer"):
     """``Authorization: Bearer <token>`` (OAuth access tokens, HubSpot private-app tokens)."""
 
     token: str = ""
@@ -42,7 +42,7 @@ class BearerAuth(_Auth, kw_only=True, tag="bearer"):
         _one_of(self.token, self.token_env, "auth.token", "auth.token_env")
 
 
-class BasicAuth(_Auth, kw_only=True, tag="basic"):
+class BasicAuth(_Auth, frozen=True, kw_only=True, tag="basic"):
     """HTTP Basic, e.g. Zendesk API tokens: username ``agent@example.com/token``, password the token."""
 
     username: str

@@ -36,7 +36,7 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class RestField(_Struct, kw_only=True):
+class RestField(_Struct, frozen=True, kw_only=True):
     """One field of a record type; ``path`` is where it sits in the record's JSON (default: its name)."""
 
     path: str = ""
@@ -49,7 +49,7 @@ class RestField(_Struct, kw_only=True):
     queryable: bool = True
 
 
-class RestRelated(_Struct, kw_only=True):
+class RestRelated(_Struct, frozen=True, kw_only=True):
     """Records linked from this one: ``path`` holds an id, an object or a list of either.
 
     For objects, the id is at ``id_path`` and the title at ``title_path``; without a title the
@@ -62,7 +62,7 @@ class RestRelated(_Struct, kw_only=True):
     title_path: str = ""
 
 
-class RestRecordType(_Struct, kw_only=True):
+class RestRecordType(_Struct, frozen=True, kw_only=True):
     """How one record type is read: ``get`` is a URL template with ``{id}``.
 
     ``owner_field`` turns on row scoping: users without one of the adapter's ``see_all_roles``
@@ -89,14 +89,14 @@ class RestRecordType(_Struct, kw_only=True):
         return self.fields[name].path or name
 
 
-class Timeouts(_Struct, kw_only=True):
+class Timeouts(_Struct, frozen=True, kw_only=True):
     """Seconds to wait for a connection and for each read from the host."""
 
     connect: Annotated[float, msgspec.Meta(gt=0)] = 3.0
     read: Annotated[float, msgspec.Meta(gt=0)] = 10.0
 
 
-class RestAdapterConfig(_Struct, kw_only=True):
+class RestAdapterConfig(_Struct, frozen=True, kw_only=True):
     """Everything the REST adapter needs; either spelled out or taken from a ``preset``.
 
     With a preset, ``base_url``, ``auth`` and ``record_types`` come from it and must be left
@@ -144,7 +144,9 @@ def _check_record_type(key: str, name: str, rt: RestRecordType, types: dict[str,
     for field_name, field in rt.fields.items():
         _json_path(f"{key}.fields.{field_name}.path", field.path or field_name)
         if field.allowed_values and field.type != "enum":
-            raise ValueError(f"{key}.fields.{field_name}.allowed_values: only enum fields have allowed values")
+            raise ValueError(
+                f"{key}.fields.{field_name}.allowed_values: only enum fields have allowed values"
+            )
     for setting in ("title_field", "default_sort", "owner_field"):
         value = getattr(rt, setting)
         if value and value not in rt.fields:

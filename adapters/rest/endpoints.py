@@ -18,15 +18,15 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class _Pages(_Struct, tag_field="style"):
+class _Pages(_Struct, frozen=True, tag_field="style"):
     pass
 
 
-class NoPages(_Pages, tag="none"):
+class NoPages(_Pages, frozen=True, tag="none"):
     """One request returns everything."""
 
 
-class PageNumberPages(_Pages, kw_only=True, tag="page"):
+class PageNumberPages(_Pages, frozen=True, kw_only=True, tag="page"):
     """``?page=2&per_page=50``; stops at a short page or when the reported total is reached."""
 
     page_param: str = "page"
@@ -34,14 +34,14 @@ class PageNumberPages(_Pages, kw_only=True, tag="page"):
     first_page: int = 1
 
 
-class OffsetPages(_Pages, kw_only=True, tag="offset"):
+class OffsetPages(_Pages, frozen=True, kw_only=True, tag="offset"):
     """``?offset=100&limit=50``; stops at a short page or when the reported total is reached."""
 
     offset_param: str = "offset"
     limit_param: str = "limit"
 
 
-class CursorPages(_Pages, kw_only=True, tag="cursor"):
+class CursorPages(_Pages, frozen=True, kw_only=True, tag="cursor"):
     """The answer names the next page at ``next_path``, until that is null or absent.
 
     With ``cursor_param`` the value is a token sent back as that parameter (HubSpot's
@@ -57,7 +57,7 @@ class CursorPages(_Pages, kw_only=True, tag="cursor"):
 Pagination = NoPages | PageNumberPages | OffsetPages | CursorPages
 
 
-class RestListing(_Struct, kw_only=True):
+class RestListing(_Struct, frozen=True, kw_only=True):
     """An endpoint answering with an array at ``items_path`` and, optionally, a total count."""
 
     path: str
@@ -69,7 +69,7 @@ class RestListing(_Struct, kw_only=True):
     pagination: Pagination = NoPages()
 
 
-class ParamFilter(_Struct, kw_only=True):
+class ParamFilter(_Struct, frozen=True, kw_only=True):
     """A filter the host applies itself: ``field`` ``op`` value becomes ``?param=value``.
 
     For ``in`` the values are joined with ``join`` (``status=open,pending``).
@@ -81,13 +81,13 @@ class ParamFilter(_Struct, kw_only=True):
     join: str = ","
 
 
-class RestList(RestListing, kw_only=True):
+class RestList(RestListing, frozen=True, kw_only=True):
     """The record type's list endpoint, with the filters it understands as query parameters."""
 
     filter_params: tuple[ParamFilter, ...] = ()
 
 
-class SearchTerm(_Struct, kw_only=True):
+class SearchTerm(_Struct, frozen=True, kw_only=True):
     """One term of a query-string search, e.g. field ``status`` with term ``status:{value}``."""
 
     field: str
@@ -95,7 +95,7 @@ class SearchTerm(_Struct, kw_only=True):
     term: str
 
 
-class QueryStringSearch(RestListing, kw_only=True, tag_field="style", tag="query"):
+class QueryStringSearch(RestListing, frozen=True, kw_only=True, tag_field="style", tag="query"):
     """A search endpoint taking one query string, like Zendesk's ``?query=type:ticket status:open``.
 
     Only values made of letters, digits and ``@ . + - _`` are put into the query string; others
@@ -107,7 +107,7 @@ class QueryStringSearch(RestListing, kw_only=True, tag_field="style", tag="query
     terms: tuple[SearchTerm, ...] = ()
 
 
-class FilterGroupsSearch(RestListing, kw_only=True, tag_field="style", tag="filter_groups"):
+class FilterGroupsSearch(RestListing, frozen=True, kw_only=True, tag_field="style", tag="filter_groups"):
     """A POST search with ``filterGroups``, like HubSpot's CRM search.
 
     ``properties`` maps Margin field names to the host's property names; only those fields are
@@ -122,7 +122,7 @@ class FilterGroupsSearch(RestListing, kw_only=True, tag_field="style", tag="filt
 Search = QueryStringSearch | FilterGroupsSearch
 
 
-class AuthorNames(_Struct, kw_only=True):
+class AuthorNames(_Struct, frozen=True, kw_only=True):
     """Author names sideloaded next to the entries, e.g. Zendesk's ``?include=users``."""
 
     items_path: str
@@ -130,7 +130,7 @@ class AuthorNames(_Struct, kw_only=True):
     name_path: str = "name"
 
 
-class RestTimeline(RestListing, kw_only=True):
+class RestTimeline(RestListing, frozen=True, kw_only=True):
     """Where a record's history lives (comments, notes) and how to read each entry.
 
     ``path``, ``params`` and ``body`` may use ``{id}``. ``kinds`` renames raw kind values

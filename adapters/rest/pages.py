@@ -26,12 +26,15 @@ log = structlog.get_logger("margin.adapters.rest")
 
 @dataclass(frozen=True)
 class Fetched:
-    """The items read; ``complete`` is False when pages were left unread, ``total`` what the host reported."""
+    """What was read: every item, and each page's whole answer (for sideloaded data).
+
+    ``complete`` is False when pages were left unread; ``total`` is what the host reported.
+    """
 
     items: list[Any]
+    documents: list[Any]
     total: int | None
     complete: bool
-    pages: int
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,11 @@ async def fetch_listing(
         base_body = {**fill_json(listing.body, values), **(body or {})}
     pages = listing.pagination
     items: list[Any] = []
+    documents: list[Any] = []
     total: int | None = None
     next_url: str | None = None
     paging: dict[str, str | int] = _first_paging(pages, limits.page_size)
-    for number in range(1, limits.max_pages + 1):
+    for _ in range(limits.max_pages):
         if next_url is not None:  # a next-page link carries its own query string
             document = await client.fetch_json(listing.method, next_url, what=what, body=base_body)
         elif base_body is not None:
@@ -77,15 +81,17 @@ async def fetch_listing(
             )
         else:
             document = await client.fetch_json("GET", url, what=what, params={**base_params, **paging})
+        documents.append(document)
         batch = _items(document, listing.items_path, what)
         items.extend(batch)
         if total is None and listing.total_path:
             reported = resolve(document, listing.total_path)
             total = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
         following = _next(pages, document, paging, batch, limits.page_size, what)
-        finished = following is None or (total is not None and len(items) >= total)
-        if finished or (limits.enough is not None and len(items) >= limits.enough):
-            return Fetched(items, total, complete=finished, pages=number)
+        if following is None or (total is not None and len(items) >= total):
+            return Fetched(items, documents, total, complete=True)
+        if limits.enough is not None and len(items) >= limits.enough:
+            return Fetched(items, documents, total, complete=False)
         if isinstance(following, str):
             next_url = client.link(following)
             if next_url is None:
@@ -93,7 +99,7 @@ async def fetch_listing(
         else:
             paging = following
     log.warning("rest.pages_truncated", what=what, max_pages=limits.max_pages, items=len(items))
-    return Fetched(items, total, complete=False, pages=limits.max_pages)
+    return Fetched(items, documents, total, complete=False)
 
 
 def _first_paging(pages: Pagination, page_size: int) -> dict[str, str | int]:
@@ -107,7 +113,12 @@ def _first_paging(pages: Pagination, page_size: int) -> dict[str, str | int]:
 
 
 def _next(
-    pages: Pagination, document: Any, paging: dict[str, str | int], batch: list[Any], page_size: int, what: str
+    pages: Pagination,
+    document: Any,
+    paging: dict[str, str | int],
+    batch: list[Any],
+    page_size: int,
+    what: str,
 ) -> dict[str, str | int] | str | None:
     """The paging parameters (or the URL) of the next page; None when this was the last one."""
     if isinstance(pages, NoPages) or not batch:
@@ -123,7 +134,9 @@ def _next(
     if token is MISSING or token is None or token == "":
         return None
     if not isinstance(token, str | int):
-        raise HostUnavailableError(f"The host's next-page value for {what} at {pages.next_path!r} is not text")
+        raise HostUnavailableError(
+            f"The host's next-page value for {what} at {pages.next_path!r} is not text"
+        )
     if not pages.cursor_param:
         return str(token)
     if paging.get(pages.cursor_param) == str(token):

@@ -26,7 +26,7 @@ class _Preset(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field
     pass
 
 
-class ZendeskPreset(_Preset, kw_only=True, tag="zendesk"):
+class ZendeskPreset(_Preset, frozen=True, kw_only=True, tag="zendesk"):
     """Zendesk Support: ``subdomain`` (or ``base_url``) and an API token or an OAuth token.
 
     API token: ``email`` plus ``token_env``. OAuth access token: ``oauth_token_env``.
@@ -52,7 +52,7 @@ class ZendeskPreset(_Preset, kw_only=True, tag="zendesk"):
             raise ValueError("preset zendesk: token_env needs email, the agent the API token belongs to")
 
 
-class HubSpotPreset(_Preset, kw_only=True, tag="hubspot"):
+class HubSpotPreset(_Preset, frozen=True, kw_only=True, tag="hubspot"):
     """HubSpot CRM deals and companies with a private-app token from ``token_env``.
 
     ``deal_stages`` lists the stage ids of the portal's pipelines (the default pipeline's

@@ -1,11 +1,14 @@
 """URL, query and body templates such as ``/api/v2/tickets/{id}.json``.
 
 Values filled into a URL path are encoded as one path segment each, so an id like
-``../admin`` or ``1?x=y`` can never change which endpoint is called.
+``1?x=y`` or ``a/b`` can never change which endpoint is called. Values that would read as
+dot segments once a server or proxy decodes them (``..``, ``../admin``, ``a//b``) are refused
+outright.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,8 +30,8 @@ def placeholders(template: str) -> set[str]:
 
 
 def path_segment(value: str) -> str:
-    """``value`` encoded as a single URL path segment; ValueError if it could only name a directory."""
-    if value.strip(".") == "":
+    """``value`` encoded as a single URL path segment; ValueError for dot or empty segments."""
+    if any(part.strip(".") == "" for part in re.split(r"[/\\]", value)):
         raise ValueError(f"{value!r} cannot be used as a path segment")
     return quote(value, safe="")
 
@@ -62,5 +65,7 @@ def json_placeholders(document: Any) -> set[str]:
     """Every placeholder used in the string values of a JSON body template."""
     if isinstance(document, str):
         return placeholders(document)
-    items = document.values() if isinstance(document, dict) else document if isinstance(document, list) else ()
+    items = (
+        document.values() if isinstance(document, dict) else document if isinstance(document, list) else ()
+    )
     return set().union(*(json_placeholders(item) for item in items))

@@ -37,9 +37,10 @@ class SqlAdapter(AdapterBase):
         self._today = today
         self._driver = driver_for(config)
         self._tables = {
-            name: RecordTable(name, record, self._driver.dialect) for name, record in config.record_types.items()
+            name: RecordTable(record, self._driver.dialect) for name, record in config.record_types.items()
         }
         self._schemas = tuple(record.schema(name) for name, record in config.record_types.items())
+        self._schema_of = {schema.name: schema for schema in self._schemas}
         self._reader = ContextReader(self._tables, config.scope, self._driver)
         self._integer_ids: frozenset[str] = frozenset()
 
@@ -54,7 +55,7 @@ class SqlAdapter(AdapterBase):
         self._integer_ids = frozenset(
             name
             for name, record in self.config.record_types.items()
-            if "int" in catalog[record.table][record.id_column].lower()
+            if self._driver.dialect.is_integer(catalog[record.table][record.id_column])
         )
         log.info("sql adapter started", engine=self._driver.dialect.name, record_types=list(self._tables))
 
@@ -68,7 +69,7 @@ class SqlAdapter(AdapterBase):
         table = self._tables.get(ref.type)
         if table is None:
             raise RecordNotFoundError(f"Unknown record type {ref.type!r}")
-        schema = next(s for s in self._schemas if s.name == ref.type)
+        schema = self._schema_of[ref.type]
         key: object = ref.id
         if ref.type in self._integer_ids:
             if not ref.id.isascii() or not ref.id.lstrip("-").isdigit():
@@ -97,7 +98,7 @@ class SqlAdapter(AdapterBase):
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         converted = tuple(
-            tuple(convert(value) for convert, value in zip(statement.converters, row, strict=False))
+            tuple(convert(value) for convert, value in zip(statement.converters, row[:-1], strict=True))
             for row in rows
         )
         return QueryResult(columns=statement.columns, rows=converted, total=int(rows[0][-1]) if rows else 0)

@@ -3,8 +3,8 @@
 Identifiers come only from configuration (quoted); every value from the spec is bound. The
 semantics follow :mod:`margin.adapters.memory`: text compares without regard to case, ``!=``
 keeps rows where the field is empty, ties keep id order, groups are ranked by their aggregate.
-One deliberate refinement: a date-only value compared with a datetime field compares calendar
-days, so "created in March" includes March 31 at 15:00.
+Two deliberate refinements: a date-only value compared with a datetime field compares calendar
+days, so "created in March" includes March 31 at 15:00; and empty values sort last either way.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def compile_query(
         select = ", ".join(table.field(f.name) for f in shown)
         sql = (
             f"SELECT {select}, COUNT(*) OVER () {table.from_clause()}{where} "
-            f"ORDER BY {', '.join([*order, table.id])} LIMIT {limit}"
+            f"ORDER BY {', '.join([*order, table.id])} LIMIT {params.add(limit)}"
         )
         return Statement(
             sql, tuple(params.values), tuple(f.name for f in shown), tuple(_converter(f) for f in shown)
@@ -74,7 +74,7 @@ def compile_query(
     key = table.field(spec.group_by)
     sql = (
         f"SELECT {key}, {value}, COUNT(*) OVER () {table.from_clause()}{where} GROUP BY {key} "
-        f"ORDER BY {value} DESC NULLS LAST, MIN({table.id}) LIMIT {limit}"
+        f"ORDER BY {value} DESC NULLS LAST, MIN({table.id}) LIMIT {params.add(limit)}"
     )
     group = _converter(_field(schema, spec.group_by))
     return Statement(sql, tuple(params.values), (spec.group_by, label), (group, convert))

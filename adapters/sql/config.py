@@ -98,7 +98,7 @@ class SqlRecordType(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     ``owner_column`` scopes rows to their owner for users without a see-all role; empty means
     every user sees every row. ``version_column`` (an updated-at column) becomes the context's
-    version; empty means a hash of the context's content.
+    version; without one (or where it is NULL) the version is a hash of the context's content.
     """
 
     table: Name

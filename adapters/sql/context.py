@@ -11,7 +11,7 @@ import msgspec
 
 from margin.adapters.errors import ForbiddenError, RecordNotFoundError
 from margin.adapters.sql.config import SqlRelated, SqlScope, SqlTimeline, SqlTimelineSource
-from margin.adapters.sql.dialect import Params, quote
+from margin.adapters.sql.dialect import Dialect, Params, quote
 from margin.adapters.sql.drivers import Driver
 from margin.adapters.sql.tables import RecordTable
 from margin.adapters.sql.values import to_datetime, to_scalar
@@ -68,7 +68,7 @@ class ContextReader:
         )
         context = RecordContext(
             ref=ref,
-            title=str(to_scalar(row["title"]) or ""),
+            title=_text(row["title"]),
             version="",
             fields=fields,
             timeline=timeline,
@@ -85,24 +85,27 @@ class ContextReader:
         if timeline is None:
             return ()
         found = await asyncio.gather(
-            *(self._timeline_source(table, source, key, timeline.limit) for source in timeline.sources)
+            *(
+                self._timeline_source(table.dialect, source, key, timeline.limit)
+                for source in timeline.sources
+            )
         )
         entries = sorted((entry for group in found for entry in group), key=lambda entry: entry.at)
         kept = entries[-timeline.limit :]
         return tuple(reversed(kept)) if timeline.order == "desc" else tuple(kept)
 
     async def _timeline_source(
-        self, table: RecordTable, source: SqlTimelineSource, key: object, limit: int
+        self, dialect: Dialect, source: SqlTimelineSource, key: object, limit: int
     ) -> list[TimelineEntry]:
         """The source's ``limit`` most recent entries, oldest first."""
         columns = [source.at_column, source.author_column, source.kind_column, source.text_column]
         select = ", ".join(quote(column) if column else "NULL" for column in columns)
-        params = Params(table.dialect)
+        params = Params(dialect)
         at = quote(source.at_column)
         sql = (
             f"SELECT {select} FROM {quote(source.table)} "
             f"WHERE {quote(source.foreign_key)} = {params.add(key)} AND {at} IS NOT NULL "
-            f"ORDER BY {at} DESC LIMIT {limit}"
+            f"ORDER BY {at} DESC LIMIT {params.add(limit)}"
         )
         entries = []
         for at_value, author, kind, text in reversed(await self._driver.fetch(sql, params.values)):
@@ -123,7 +126,7 @@ class ContextReader:
             conditions.append(owner)
         sql = (
             f"SELECT {target.id}, {target.column(target.config.title_column)} {target.from_clause()} "
-            f"WHERE {' AND '.join(conditions)} ORDER BY {target.id} LIMIT {item.limit}"
+            f"WHERE {' AND '.join(conditions)} ORDER BY {target.id} LIMIT {params.add(item.limit)}"
         )
         relation = item.relation or item.record_type
         return [

@@ -24,6 +24,12 @@ class Dialect:
     def postgres(self) -> bool:
         return self.name == "postgresql"
 
+    def is_integer(self, declared_type: str) -> bool:
+        """Whether a column's declared type holds integers (SQLite: its affinity rule)."""
+        if self.postgres:
+            return declared_type in ("smallint", "integer", "bigint")
+        return "INT" in declared_type.upper()
+
     def placeholder(self, position: int) -> str:
         """The marker of the ``position``-th (1-based) bound parameter."""
         return f"${position}" if self.postgres else "?"

@@ -78,6 +78,8 @@ class SqliteDriver:
 
     async def open(self) -> None:
         try:
+            # Probing first keeps aiosqlite's own failure path (which can outlive the event loop) rare.
+            await asyncio.to_thread(_probe, self._uri)
             for _ in range(self._pool_size):
                 db = await aiosqlite.connect(self._uri, uri=True)
                 connection = _SqliteConnection(db)
@@ -174,6 +176,15 @@ class PostgresDriver:
             (quote(table),),
         )
         return {str(name): str(type) for name, type in rows}
+
+
+def _probe(uri: str) -> None:
+    """Open the file and read its schema, so a missing or corrupt file fails here, clearly."""
+    db = sqlite3.connect(uri, uri=True)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    finally:
+        db.close()
 
 
 def _failed(engine: str, exc: Exception) -> HostUnavailableError:

@@ -20,8 +20,7 @@ def sees_all(user: User, scope: SqlScope) -> bool:
 
 
 class RecordTable:
-    def __init__(self, name: str, config: SqlRecordType, dialect: Dialect) -> None:
-        self.name = name
+    def __init__(self, config: SqlRecordType, dialect: Dialect) -> None:
         self.config = config
         self.dialect = dialect
 

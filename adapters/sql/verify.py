@@ -25,8 +25,8 @@ def required_columns(config: SqlAdapterConfig) -> dict[str, dict[str, str]]:
             need(record.table, join.foreign_key, f"{own}, join {join_name!r}")
             need(join.table, join.key, f"{own}, join {join_name!r}")
         for field_name, field in record.fields.items():
-            join_name, column = split_column(field_name, field)
-            table = record.joins[join_name].table if join_name else record.table
+            via, column = split_column(field_name, field)
+            table = record.joins[via].table if via else record.table
             need(table, column, f"{own}, field {field_name!r}")
         for source in record.timeline.sources if record.timeline else ():
             for key in ("foreign_key", "at_column", "text_column", "author_column", "kind_column"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from margin.adapters import Adapter, RecordContext, RecordTypeSchema, User
+from margin.adapters import RecordContext, RecordSource, RecordTypeSchema, User
 from margin.features.requests import FeatureRequest, QueryRequest, SummarizeRequest
 from margin.prompts import fenced_json, record_for_prompt, render_prompt
 from margin.providers.base import ChatMessage, DraftTask, ProviderRequest, QueryPlan, QueryTask, SummarizeTask
@@ -62,7 +62,7 @@ class Prepared(msgspec.Struct, kw_only=True):
     schema: tuple[RecordTypeSchema, ...] = ()
 
 
-async def prepare(body: FeatureRequest, user: User, adapter: Adapter, today: date) -> Prepared:
+async def prepare(body: FeatureRequest, user: User, adapter: RecordSource, today: date) -> Prepared:
     if isinstance(body, QueryRequest):
         return await _prepare_query(body, user, adapter, today)
     record = await adapter.fetch_context(body.record, user)
@@ -82,7 +82,7 @@ async def prepare(body: FeatureRequest, user: User, adapter: Adapter, today: dat
     return _prepared("draft", version, messages, DraftTask(record, body.kind, body.instruction), record)
 
 
-async def _prepare_query(body: QueryRequest, user: User, adapter: Adapter, today: date) -> Prepared:
+async def _prepare_query(body: QueryRequest, user: User, adapter: RecordSource, today: date) -> Prepared:
     schema = await adapter.describe()
     record = await adapter.fetch_context(body.record, user) if body.record is not None else None
     version, messages = render_prompt(

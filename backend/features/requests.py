@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
 from margin.adapters.types import RecordRef
-from margin.providers.base import DRAFT_KINDS
+from margin.providers.base import DraftKind
 
 Instruction = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Question = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
-DraftKind = Literal[DRAFT_KINDS]  # type: ignore[valid-type]  # Literal over the shared tuple of kinds
 
 
 class SummarizeRequest(msgspec.Struct, forbid_unknown_fields=True):

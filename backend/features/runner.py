@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import msgspec
 import structlog
 
-from margin.adapters import Adapter, AdapterError, User
+from margin.adapters import AdapterError, RecordSource, User
 from margin.adapters.validation import InvalidQueryError, validate_spec
 from margin.config import ProviderSettings
 from margin.events import (
@@ -64,7 +64,7 @@ class FeatureRunner:
         return [self._providers[name] for name in names]
 
     async def run(
-        self, prepared: Prepared, chain: Sequence[Provider], user: User, adapter: Adapter, today: date
+        self, prepared: Prepared, chain: Sequence[Provider], user: User, adapter: RecordSource, today: date
     ) -> AsyncGenerator[FeatureEvent, None]:
         interaction_id = uuid.uuid4().hex
         started = time.perf_counter()
@@ -159,7 +159,7 @@ class FeatureRunner:
         events: AsyncGenerator[FeatureEvent, None],
         prepared: Prepared,
         user: User,
-        adapter: Adapter,
+        adapter: RecordSource,
         today: date,
         outcome: _Outcome,
         started: float,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 import msgspec
 
 from margin.adapters.types import QuerySpec, RecordContext, RecordTypeSchema
 
-DRAFT_KINDS = ("follow_up_email", "case_reply", "internal_note", "meeting_request")
+DraftKind = Literal["follow_up_email", "case_reply", "internal_note", "meeting_request"]
+DRAFT_KINDS: tuple[str, ...] = get_args(DraftKind)
 """Every draft kind; each has a prompt section and an offline template."""
 
 
