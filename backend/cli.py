@@ -13,7 +13,7 @@ import uvicorn
 
 from margin import __version__
 from margin.auth import mint_token
-from margin.config import ConfigError, Settings, load_settings, masked
+from margin.config import DEFAULT_CONFIG_FILE, ConfigError, Settings, load_settings, masked
 from margin.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -135,13 +135,17 @@ def _cmd_adapters_list(args: argparse.Namespace) -> int:
     """Installed adapter kinds (entry points) and the configured adapter sections using them."""
     from margin.adapters.registry import installed_adapters
 
-    settings = load_settings(args.config, overrides={"mode": "demo"} if args.demo else None)
     print("Installed adapters (entry-point group margin.adapters):")
     for name, entry_point in sorted(installed_adapters().items()):
         dist = entry_point.dist
         origin = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
         print(f"  {name:<12} {entry_point.value}  ({origin})")
     print("Configured adapters:")
+    configured = args.config or os.environ.get("MARGIN_CONFIG") or os.path.exists(DEFAULT_CONFIG_FILE)
+    if not (configured or args.demo):
+        print("  no configuration found (pass --config FILE, or --demo for the demo's adapters)")
+        return 0
+    settings = load_settings(args.config, overrides={"mode": "demo"} if args.demo else None)
     if not settings.adapters:
         print("  none")
     for name, section in sorted(settings.adapters.items()):

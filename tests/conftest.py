@@ -92,12 +92,14 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One demo-mode configuration per test module (use make_settings for a private one)."""
+    return make_settings(tmp_path_factory.mktemp("margin"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[ServerThread]:
+    """A server shared by a module's tests; tests that need fresh state start their own."""
     with ServerThread(settings) as running:
         yield running

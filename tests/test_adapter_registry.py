@@ -121,3 +121,15 @@ def test_adapters_list_shows_installed_and_configured(
     assert "inventory    margin_example_adapter:InventoryAdapter  (margin-example-adapter 0.1.0)" in out
     assert "sql" in out and "rest" in out
     assert "stock        kind=inventory  tenants: acme" in out
+
+
+def test_adapters_list_without_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MARGIN_CONFIG", raising=False)
+    assert main(["adapters", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "inventory" in out and "no configuration found" in out
+    assert main(["adapters", "list", "--demo", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "Config file not found" in capsys.readouterr().err

@@ -199,7 +199,7 @@ class FeatureRunner:
         yield ResultEvent(
             columns=result.columns, rows=result.rows, total=result.total, description=description
         )
-        noun = schema.plural if result.total != 1 else schema.label.lower()
+        noun = (schema.plural if result.total != 1 else schema.label).lower()
         count = f"{result.total} {noun}" if plan.spec.aggregate is None else f"{len(result.rows)} rows"
         yield DeltaEvent(f"{description}: {count}.")
 
