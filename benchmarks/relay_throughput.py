@@ -66,7 +66,7 @@ async def one_stream(client: httpx.AsyncClient, url: str, token: str) -> tuple[i
 
 
 async def run(url: str, streams: int, concurrency: int) -> tuple[int, float]:
-    token = mint_token(SECRET, tenant="bench", user_id="bench", ttl_s=3600)
+    token = mint_token(SECRET, tenant="bench", user_id="bench", roles=["manager"], ttl_s=3600)
     async with httpx.AsyncClient(timeout=120) as client:
         started = time.perf_counter()
         total = 0
@@ -95,11 +95,26 @@ def main() -> None:
         "MARGIN_PROVIDERS__SIM__MODEL": "sim-model",
         "MARGIN_PROVIDERS__SIM__BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
         "MARGIN_PROVIDERS__SIM__API_KEY": "sim",
+        "MARGIN_PROVIDERS__SIM__MAX_TOKENS": str(args.tokens),
         "MARGIN_CHAINS__DEFAULT": "sim",
         "MARGIN_TENANTS__BENCH__SECRET": SECRET,
+        "MARGIN_TENANTS__BENCH__ADAPTERS": "demo_crm",
+        "MARGIN_MODE": "demo",  # the demo CRM supplies the record being summarised
+        "MARGIN_LOG_FORMAT": "json",
     }
     margin_cli = [sys.executable, "-m", "margin"]
-    sim_cmd = [*margin_cli, "simulate-provider", "--port", str(sim_port), "--total-tokens", str(args.tokens)]
+    sim_cmd = [
+        *margin_cli,
+        "simulate-provider",
+        "--port",
+        str(sim_port),
+        "--total-tokens",
+        str(args.tokens),
+        "--ttft-ms",
+        "0",
+        "--tokens-per-s",
+        "0",
+    ]
     serve_cmd = [*margin_cli, "serve", "--port", str(margin_port)]
     with subprocess.Popen(sim_cmd, env=env, stdout=subprocess.DEVNULL) as sim, \
          subprocess.Popen(serve_cmd, env=env, stdout=subprocess.DEVNULL) as margin:  # fmt: skip

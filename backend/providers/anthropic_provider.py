@@ -107,7 +107,7 @@ class AnthropicProvider:
         with typed_errors(self.name, self._sdk_error):
             async with self._client.messages.with_streaming_response.create(
                 model=self.model,
-                max_tokens=min(request.max_tokens, self._max_tokens),
+                max_tokens=min(request.max_tokens or self._max_tokens, self._max_tokens),
                 messages=_messages(request.messages),
                 system=system or anthropic.omit,
                 tools=tools or anthropic.omit,

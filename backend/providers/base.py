@@ -56,7 +56,8 @@ class ProviderRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     task: Task
     messages: tuple[ChatMessage, ...]
-    max_tokens: int = 1024
+    max_tokens: int | None = None
+    """A cap for this request; the provider's own ``max_tokens`` setting applies either way."""
     temperature: float = 0.2
     response_schema: dict[str, Any] | None = None
 

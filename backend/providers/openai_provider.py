@@ -84,7 +84,7 @@ class OpenAIProvider:
         await self._client.close()
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
-        max_tokens = min(request.max_tokens, self._max_tokens)
+        max_tokens = min(request.max_tokens or self._max_tokens, self._max_tokens)
         # OpenAI's newer models only take max_completion_tokens; self-hosted servers know max_tokens.
         compatible = self.kind == "openai_compatible"
         finish: str | None = None
