@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from conftest import OTHER_SECRET, TENANT_SECRET, ServerThread, make_settings, token_for
+from conftest import OTHER_SECRET, TENANT_SECRET, ServerThread, free_port, make_settings, token_for
 from helpers import events_of
 
 from margin.auth import mint_token
@@ -199,3 +199,31 @@ def test_health_readiness_and_openapi(server: ServerThread) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["interaction_store"] == "ok"
     schema = httpx.get(f"{server.url}/schema/openapi.json").json()
     assert {"/v1/summarize", "/v1/draft", "/v1/query"} <= set(schema["paths"])
+
+
+def test_a_rep_cannot_read_someone_elses_deal(server: ServerThread) -> None:
+    bob = {"Authorization": f"Bearer {token_for('acme', 'bob', roles=('rep',))}"}
+    response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=bob)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    manager = {"Authorization": f"Bearer {token_for('acme', 'bob', roles=('manager',))}"}
+    assert httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=manager).status_code == 200
+
+
+def test_a_rep_only_gets_their_own_deals_from_a_query(server: ServerThread) -> None:
+    bob = {"Authorization": f"Bearer {token_for('acme', 'bob', roles=('rep',))}"}
+    response = httpx.post(f"{server.url}/v1/query", json={"question": "all deals"}, headers=bob)
+    result = response.json()["result"]
+    owners = {row[result["columns"].index("owner")] for row in result["rows"]}
+    assert owners == {"bob"}
+
+
+def test_host_app_down_is_a_502(tmp_path: Path) -> None:
+    ticket = {"label": "Ticket", "plural": "Tickets", "get": "/tickets/{id}", "title_field": "subject"}
+    ticket["fields"] = {"subject": {"type": "string"}}
+    dead = {"kind": "rest", "base_url": f"http://127.0.0.1:{free_port()}", "record_types": {"ticket": ticket}}
+    tenants = {"acme": {"secret": TENANT_SECRET, "adapters": ["dead"]}}
+    settings = make_settings(tmp_path, adapters={"dead": dead}, tenants=tenants)
+    with ServerThread(settings) as server:
+        body = {"record": {"type": "ticket", "id": "T-1"}}
+        response = httpx.post(f"{server.url}/v1/summarize", json=body, headers=auth())
+    assert response.status_code == 502 and response.json()["code"] == "host_unavailable"
