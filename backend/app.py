@@ -19,6 +19,7 @@ from margin.logs import configure_logging, litestar_logging_config
 from margin.routes import FeatureController, FeedbackController, HealthController
 from margin.security import cors_origins
 from margin.services import Services
+from margin.widget_asset import widget_js
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -32,7 +33,7 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await services.stop()
 
-    route_handlers: list[ControllerRouterHandler] = [FeatureController, FeedbackController, HealthController]
+    route_handlers: list[ControllerRouterHandler] = [FeatureController, FeedbackController, HealthController, widget_js]
     if settings.mode == "demo":
         from margin.demo import CASES_API_PATH
         from margin.demo.cases_api import cases_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> Litestar:
             allow_origins=cors_origins(settings),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Accept"],
+            expose_headers=["Retry-After"],
         ),
         request_max_body_size=settings.server.max_body_bytes,
         logging_config=litestar_logging_config(),

@@ -1,0 +1,1 @@
+"""Browser tests: the widget in real Chromium."""

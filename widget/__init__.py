@@ -1,0 +1,1 @@
+"""The drop-in sidebar widget: ``margin.js``, served by the backend at ``/widget.js`` (package data)."""
