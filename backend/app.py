@@ -33,7 +33,12 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await services.stop()
 
-    route_handlers: list[ControllerRouterHandler] = [FeatureController, FeedbackController, HealthController, widget_js]
+    route_handlers: list[ControllerRouterHandler] = [
+        FeatureController,
+        FeedbackController,
+        HealthController,
+        widget_js,
+    ]
     if settings.mode == "demo":
         from margin.demo import CASES_API_PATH
         from margin.demo.cases_api import cases_router
