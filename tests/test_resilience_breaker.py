@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from structlog.testing import capture_logs
 from redis_support import (
     REDIS_URL,
     FakeClock,
@@ -16,6 +15,7 @@ from redis_support import (
     redis_prefix,
     shared_state,
 )
+from structlog.testing import capture_logs
 
 from margin.providers.base import ProviderBadRequest, ProviderRateLimited, ProviderUnavailable
 from margin.resilience.breaker import Breakers

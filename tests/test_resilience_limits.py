@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
-from structlog.testing import capture_logs
 from redis_support import (
     REDIS_URL,
     FakeClock,
@@ -20,6 +19,7 @@ from redis_support import (
     shared_state,
     until,
 )
+from structlog.testing import capture_logs
 
 from margin.adapters.types import User
 from margin.config import ProviderSettings

@@ -6,7 +6,6 @@ import asyncio
 import time
 
 from redis.asyncio import Redis
-from structlog.testing import capture_logs
 from redis_support import (
     REDIS_URL,
     PrivateRedis,
@@ -16,6 +15,7 @@ from redis_support import (
     shared_state,
     until,
 )
+from structlog.testing import capture_logs
 
 __all__ = ["private_redis", "redis_prefix"]  # fixtures
 

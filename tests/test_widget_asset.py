@@ -6,7 +6,6 @@ import gzip
 from pathlib import Path
 
 import httpx
-
 from conftest import ServerThread
 
 SOURCE = (Path(__file__).parent.parent / "widget" / "margin.js").read_bytes()
