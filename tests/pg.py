@@ -1,6 +1,6 @@
 """PostgreSQL for tests: a fresh, uniquely named database per test module on 127.0.0.1:5432.
 
-Without a reachable server the tests that need it are skipped, unless ``MARGIN_REQUIRE_SERVICES=1``
+Without a reachable server the tests that need it are skipped, unless ``REQUIRE_TEST_SERVICES=1``
 (CI), where they fail instead. The demo CRM is loaded from the same rows that build the SQLite
 file (:func:`margin.demo.crm.demo_crm_rows`), so both engines hold identical data.
 """
@@ -41,7 +41,7 @@ def pg_database() -> Iterator[str]:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         message = f"PostgreSQL is not reachable at {PG_SERVER}: {exc}"
-        if os.environ.get("MARGIN_REQUIRE_SERVICES") == "1":
+        if os.environ.get("REQUIRE_TEST_SERVICES") == "1":
             pytest.fail(message)
         pytest.skip(message)
     try:

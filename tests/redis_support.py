@@ -3,7 +3,7 @@
 The shared server on 127.0.0.1:6379 is never flushed: each test gets its own key prefix and
 deletes its keys afterwards. Outage tests start their own ``redis-server`` on a free port and
 stop it. Without a reachable server (or the binary) those tests are skipped, unless
-``MARGIN_REQUIRE_SERVICES=1`` (CI), where they fail instead.
+``REQUIRE_TEST_SERVICES=1`` (CI), where they fail instead.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:  #
 
 
 def unavailable(message: str) -> None:
-    if os.environ.get("MARGIN_REQUIRE_SERVICES") == "1":
+    if os.environ.get("REQUIRE_TEST_SERVICES") == "1":
         pytest.fail(message)
     pytest.skip(message)
 

@@ -2,8 +2,8 @@
 
 Host pages (``pages/``) are Jinja templates served from their own loopback origin by
 :class:`HostSite`, so every widget call is cross-origin, as in production. Without Playwright or
-a Chromium binary these tests are skipped, unless ``MARGIN_REQUIRE_SERVICES=1`` (CI), where they
-fail instead. ``MARGIN_CHROMIUM`` names another Chromium binary.
+a Chromium binary these tests are skipped, unless ``REQUIRE_TEST_SERVICES=1`` (CI), where they
+fail instead. ``CHROMIUM_PATH`` names another Chromium binary.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).resolve().parent / "pages"
 WIDGET = ROOT / "widget" / "margin.js"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("MARGIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,7 +54,7 @@ STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 def require(reason: str) -> None:
-    if os.environ.get("MARGIN_REQUIRE_SERVICES") == "1":
+    if os.environ.get("REQUIRE_TEST_SERVICES") == "1":
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
 
@@ -190,7 +190,7 @@ def playwright() -> Iterator[Playwright]:
     if sync_playwright is None:
         require("Playwright for Python is not installed (pip install playwright)")
     if not Path(CHROMIUM).exists():
-        require(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set MARGIN_CHROMIUM)")
+        require(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
     with sync_playwright() as running:
         yield running
 
