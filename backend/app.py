@@ -42,8 +42,10 @@ def create_app(settings: Settings) -> Litestar:
     if settings.mode == "demo":
         from margin.demo import CASES_API_PATH
         from margin.demo.cases_api import cases_router
+        from margin.demo.pages import demo_pages_router
 
         route_handlers.append(cases_router(CASES_API_PATH))
+        route_handlers.append(demo_pages_router())
 
     return Litestar(
         route_handlers=route_handlers,
