@@ -15,6 +15,7 @@ import msgspec
 from margin.events import FeatureEvent
 
 HEARTBEAT = b": heartbeat\n\n"
+_QUEUE_SIZE = 256  # frames encoded ahead of the client; a slow client makes the pump wait
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 _encoder = msgspec.json.Encoder()
@@ -33,30 +34,57 @@ def encode_event(event_id: int, event: FeatureEvent) -> bytes:
 async def sse_frames(events: AsyncGenerator[FeatureEvent, None], heartbeat_s: float) -> AsyncIterator[bytes]:
     """Encode ``events`` as SSE frames, adding a heartbeat comment after each silence of ``heartbeat_s``.
 
-    Closing or cancelling this generator (a client disconnect) closes ``events`` too, which in
-    turn closes the upstream provider call.
+    A pump task encodes events into a small queue; each chunk sent to the client carries every
+    frame ready at that moment, so fast streams need fewer writes. The heartbeat is one timer
+    per stream, not one per event. Closing or cancelling this generator (a client disconnect)
+    cancels the pump, which closes ``events`` and with it the upstream provider call.
     """
-    event_id = 0
-    pending: asyncio.Future[FeatureEvent] | None = None
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+    last_sent = loop.time()
+
+    async def pump() -> None:
+        nonlocal last_sent
+        event_id = 0
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    event_id += 1
+                    await queue.put(encode_event(event_id, event))
+                    last_sent = loop.time()
+        except Exception as exc:  # handed to the consumer, which re-raises it in the response task
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    def beat() -> None:
+        nonlocal timer, last_sent
+        if loop.time() - last_sent >= heartbeat_s and not queue.full():
+            queue.put_nowait(HEARTBEAT)
+            last_sent = loop.time()
+        timer = loop.call_at(last_sent + heartbeat_s, beat)
+
+    task = loop.create_task(pump())
+    timer = loop.call_at(last_sent + heartbeat_s, beat)
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait((pending,), timeout=heartbeat_s)
-            if not done:
-                yield HEARTBEAT
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                pending = None
+            frames: list[bytes] = []
+            item = await queue.get()
+            while isinstance(item, bytes):
+                frames.append(item)
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            if frames:
+                yield b"".join(frames)
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
                 return
-            pending = None
-            event_id += 1
-            yield encode_event(event_id, event)
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-        await events.aclose()
+        timer.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
