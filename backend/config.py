@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from margin.adapters.registry import AdapterConfigError, decode_adapter_config
+from margin.resilience.config import ProviderTimeouts, ResilienceSettings
 
 ENV_PREFIX = "MARGIN_"
 DEFAULT_CONFIG_FILE = "margin.toml"
@@ -64,6 +65,8 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     input_usd_per_mtok: Price = 0.0
     output_usd_per_mtok: Price = 0.0
     pace_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    timeouts: ProviderTimeouts | None = None
+    """Time to first token, idle and total limits; None: ``resilience.timeouts``."""
 
 
 class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -73,6 +76,8 @@ class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_origins: list[str] = []
     adapters: list[str] = []
     """Names of ``[adapters.*]`` sections; each record type is served by the adapter declaring it."""
+    chains: dict[str, list[str]] = {}
+    """This tenant's provider chains (``default`` or per feature); the rest come from ``[chains]``."""
 
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,6 +97,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tenants: dict[str, TenantSettings] = {}
     adapters: dict[str, dict[str, Any]] = {}
     """``[adapters.NAME]`` sections: ``kind`` (an installed adapter) plus that adapter's settings."""
+    redis_url: str | None = None
+    """Shared state (breakers, limits, cache) for many replicas; None keeps it all in-process."""
+    resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:
@@ -99,8 +107,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             return self.log_format
         return "console" if self.mode == "demo" else "json"
 
-    def chain_for(self, feature: str) -> list[str]:
-        return self.chains.get(feature) or self.chains["default"]
+    def chain_for(self, feature: str, tenant: str | None = None) -> list[str]:
+        own = self.tenants[tenant].chains if tenant in self.tenants else {}
+        return own.get(feature) or own.get("default") or self.chains.get(feature) or self.chains["default"]
+
+    def timeouts_for(self, provider: str) -> ProviderTimeouts:
+        return self.providers[provider].timeouts or self.resilience.timeouts
 
 
 def load_settings(
@@ -164,7 +176,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _env_value(path: list[str], value: str) -> Any:
     """Lists (chains, allowed origins) are comma-separated in the environment."""
-    if path[0] == "chains" or (path[0] == "tenants" and path[-1] in ("allowed_origins", "adapters")):
+    in_tenant = path[0] == "tenants" and (path[-1] in ("allowed_origins", "adapters") or "chains" in path)
+    if path[0] == "chains" or in_tenant:
         return [item.strip() for item in value.split(",") if item.strip()]
     if path == ["log_level"]:
         return value.lower()
@@ -213,16 +226,9 @@ def _complete(settings: Settings) -> Settings:
             raise ConfigError(f"providers.{name}.model: required")
     chains = dict(settings.chains)
     chains.setdefault("default", [n for n, p in providers.items() if p.kind != "offline"] + [OFFLINE])
-    for key, chain in chains.items():
-        if key != "default" and key not in FEATURES:
-            raise ConfigError(
-                f"chains.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}"
-            )
-        if not chain:
-            raise ConfigError(f"chains.{key}: must name at least one provider")
-        for name in chain:
-            if name not in providers:
-                raise ConfigError(f"chains.{key}: unknown provider {name!r}; configured: {sorted(providers)}")
+    _check_chains("chains", chains, providers)
+    for tenant_name, tenant_settings in settings.tenants.items():
+        _check_chains(f"tenants.{tenant_name}.chains", tenant_settings.chains, providers)
     adapters = dict(settings.adapters)
     tenants = dict(settings.tenants)
     if settings.mode == "demo":
@@ -252,9 +258,36 @@ def _complete(settings: Settings) -> Settings:
                 raise ConfigError(
                     f"tenants.{name}.adapters: unknown adapter {adapter!r}; configured: {sorted(adapters)}"
                 )
+    _check_resilience_tenants(settings.resilience, tenants)
     return msgspec.structs.replace(
         settings, providers=providers, chains=chains, tenants=tenants, adapters=adapters
     )
+
+
+def _check_chains(section: str, chains: Mapping[str, list[str]], providers: Mapping[str, object]) -> None:
+    for key, chain in chains.items():
+        if key != "default" and key not in FEATURES:
+            raise ConfigError(
+                f"{section}.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}"
+            )
+        if not chain:
+            raise ConfigError(f"{section}.{key}: must name at least one provider")
+        for name in chain:
+            if name not in providers:
+                raise ConfigError(
+                    f"{section}.{key}: unknown provider {name!r}; configured: {sorted(providers)}"
+                )
+
+
+def _check_resilience_tenants(resilience: ResilienceSettings, tenants: Mapping[str, TenantSettings]) -> None:
+    sections: dict[str, Mapping[str, object]] = {
+        "resilience.limits.tenants": resilience.limits.tenants,
+        "resilience.sensitive.tenants": resilience.sensitive.tenants,
+    }
+    for key, entries in sections.items():
+        for name in entries:
+            if name not in tenants:
+                raise ConfigError(f"{key}.{name}: unknown tenant; configured: {sorted(tenants)}")
 
 
 def demo_secret(data_dir: Path) -> str:
@@ -306,7 +339,7 @@ def masked(settings: Settings) -> dict[str, Any]:
         if node and any(word in key for word in SECRET_WORDS) and not key.endswith("_env"):
             return "***"
         if isinstance(node, str) and "://" in node:
-            return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", node)  # a password inside a URL
+            return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", node)  # a password inside a URL
         return node
 
     return mask(msgspec.to_builtins(settings))  # type: ignore[no-any-return]

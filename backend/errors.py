@@ -37,12 +37,24 @@ STREAM_ERROR_STATUS = {
     "bad_request": 502,
     "content_filtered": 422,
     "context_too_long": 422,
+    "sensitive_data": 503,
     **{
         cls.code: cls.status
         for cls in (RecordNotFoundError, ForbiddenError, HostUnavailableError, HostTimeoutError)
     },
 }
 """The HTTP status of an ``error`` event's code, for JSON responses."""
+
+
+class Refused(Exception):
+    """A request turned away before its response starts (a limit, sensitive data with nowhere to go)."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -77,7 +89,12 @@ def _adapter_error(_: Request[Any, Any, Any], exc: AdapterError) -> Response[Err
     return error_response(exc.status, exc.code, exc.message)
 
 
+def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
+    return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Refused: _refused,
     HTTPException: _http_exception,
     AdapterError: _adapter_error,
 }

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from margin.adapters.types import Scalar
 
+MetaMode = Literal["start", "continue", "restart"]
+
 
 class MetaEvent(msgspec.Struct, tag="meta", kw_only=True):
+    """Who answers. A later ``meta`` means another provider took over: with ``mode`` "start"
+    before any text, "continue" after text it goes on from, "restart" after text to drop."""
+
     interaction_id: str
     feature: str
     provider: str
@@ -16,6 +23,7 @@ class MetaEvent(msgspec.Struct, tag="meta", kw_only=True):
     degraded: bool
     cached: bool
     prompt_version: str
+    mode: MetaMode = "start"
 
 
 class DeltaEvent(msgspec.Struct, tag="delta"):

@@ -40,9 +40,12 @@ CREATE TABLE IF NOT EXISTS interactions (
     output_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
     latency_ms REAL NOT NULL,
-    ttft_ms REAL
+    ttft_ms REAL,
+    routing TEXT
 )
 """
+_ADDED_COLUMNS = {"routing": "TEXT"}
+"""Columns added after the table first shipped: added in place to an older file on open."""
 
 
 class InteractionRecord(msgspec.Struct, kw_only=True):
@@ -66,6 +69,8 @@ class InteractionRecord(msgspec.Struct, kw_only=True):
     cost_usd: float
     latency_ms: float
     ttft_ms: float | None
+    routing: str | None = None
+    """The routing decision as JSON: reason codes and provider names, never the values found."""
 
 
 _COLUMNS = tuple(InteractionRecord.__struct_fields__)
@@ -83,6 +88,11 @@ class InteractionStore:
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute(_SCHEMA)
+        async with self._db.execute("PRAGMA table_info(interactions)") as cur:
+            present = {row[1] for row in await cur.fetchall()}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                await self._db.execute(f"ALTER TABLE interactions ADD COLUMN {column} {kind}")
         await self._db.commit()
 
     async def close(self) -> None:

@@ -105,8 +105,9 @@ async def _respond(
     today = date.today()
     adapter = services.adapter_for(user.tenant)
     prepared = await prepare(body, user, adapter, today)
-    chain = services.runner.chain(services.settings.chain_for(prepared.feature))
-    events = services.runner.run(prepared, chain, user, adapter, today)
+    chain = services.runner.chain(services.settings.chain_for(prepared.feature, user.tenant))
+    admitted = await services.admission.admit(prepared, chain, user)  # refusals keep their status
+    events = services.runner.run(prepared, admitted, user, adapter, today)
     if EVENT_STREAM in request.headers.get("accept", "").lower():  # JSON unless a stream is asked for
         frames = sse_frames(events, services.settings.server.heartbeat_s)
         return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
@@ -119,7 +120,7 @@ async def _collect(events: AsyncGenerator[FeatureEvent, None]) -> Response[Any]:
     result: ResultEvent | None = None
     async for event in events:
         if isinstance(event, MetaEvent):
-            meta, text = event, []
+            meta, text = event, text if event.mode == "continue" else []
         elif isinstance(event, DeltaEvent):
             text.append(event.text)
         elif isinstance(event, ResultEvent):
@@ -168,6 +169,9 @@ class HealthController(Controller):
     @get("/readyz", summary="Readiness: dependencies reachable")
     async def readyz(self, services: NamedDependency[Services]) -> Response[dict[str, Any]]:
         checks: dict[str, Any] = {"providers": {name: p.kind for name, p in services.providers.items()}}
+        checks["shared_state"] = services.shared.status()
+        targets = [(p.name, p.model) for p in services.providers.values()]
+        checks["breakers"] = await services.breakers.snapshot(targets)
         try:
             await services.store.ping()
             checks["interaction_store"] = "ok"

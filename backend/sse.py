@@ -57,6 +57,8 @@ async def sse_frames(events: AsyncGenerator[FeatureEvent, None], heartbeat_s: fl
             return
         await queue.put(None)
 
+    timer: asyncio.TimerHandle | None = None
+
     def beat() -> None:
         nonlocal timer, last_sent
         if loop.time() - last_sent >= heartbeat_s and not queue.full():
@@ -82,9 +84,9 @@ async def sse_frames(events: AsyncGenerator[FeatureEvent, None], heartbeat_s: fl
             if item is None:
                 return
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         if not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-

@@ -101,6 +101,7 @@ def main() -> None:
         "MARGIN_TENANTS__BENCH__ADAPTERS": "demo_crm",
         "MARGIN_MODE": "demo",  # the demo CRM supplies the record being summarised
         "MARGIN_LOG_FORMAT": "json",
+        "MARGIN_RESILIENCE__CACHE__ENABLED": "false",  # every stream must reach the provider
     }
     margin_cli = [sys.executable, "-m", "margin"]
     sim_cmd = [

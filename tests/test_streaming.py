@@ -123,8 +123,9 @@ def test_failure_before_output_falls_back_to_offline(
 
 
 def test_failure_after_output_ends_with_an_error_event(tmp_path: Path, simulator: SimulatorThread) -> None:
+    """With no provider left to fail over to (see test_resilience_e2e for failover)."""
     simulator.default = Scenario(total_tokens=50, fault="drop", fault_after_tokens=5)
-    with ServerThread(cloud_settings(tmp_path, simulator)) as server:
+    with ServerThread(cloud_settings(tmp_path, simulator, chains={"default": ["gpt"]})) as server:
         response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=HEADERS)
         json_response = httpx.post(
             f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}

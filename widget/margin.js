@@ -699,7 +699,7 @@ th{background:var(--soft)}
           if (v.meta) v.note.textContent = t("fallback"); // a fallback provider took over
           v.note.hidden = !v.meta;
           v.meta = d;
-          v.text = "";
+          if (d.mode !== "continue") Object.assign(v, { text: "", said: 0 }); // "restart": drop what was shown
           v.badges.replaceChildren(...[d.degraded && "degraded", d.cached && "cached"].filter(Boolean).map((k) =>
             h("span", { class: "badge" }, t(k))));
           v.badges.hidden = !v.badges.firstChild;

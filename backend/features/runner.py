@@ -1,9 +1,9 @@
-"""Running a prepared feature request: provider chain, events, the interaction record, the log line.
+"""Running an admitted feature request: its answer, the events, the interaction record, the log line.
 
-The chain is walked in order; a provider that fails before any output hands over to the next
-one (the offline provider ends every default chain), and a fresh ``meta`` event says which
-provider answers. A failure after output ends the stream with an ``error`` event. A stream
-ends with ``done`` on success or ``error`` on failure; nothing follows either.
+The answer comes from :class:`margin.features.answers.AnswerSource` (cache, single flight, or
+the provider chain walked by :class:`margin.features.router.ProviderRouter`). A stream ends
+with ``done`` on success or ``error`` on failure; nothing follows either. When it ends, the
+request's limit reservation is settled with what it used.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import structlog
 
 from margin.adapters import AdapterError, RecordSource, User
 from margin.adapters.validation import InvalidQueryError, validate_spec
-from margin.config import ProviderSettings
 from margin.events import (
     DeltaEvent,
     DoneEvent,
@@ -29,10 +28,16 @@ from margin.events import (
     ResultEvent,
     UsageSummary,
 )
+from margin.features.admission import Admitted
+from margin.features.answers import AnswerSource
 from margin.features.prepare import Prepared
+from margin.features.router import Job, Spent
 from margin.interactions import InteractionRecord, InteractionStore, Status
-from margin.providers.base import Finish, Provider, ProviderError, QueryPlan, TextDelta, Usage
+from margin.providers.base import Provider, QueryPlan
 from margin.providers.offline.query_parser import describe_spec
+from margin.resilience.limits import Limits
+from margin.resilience.pricing import Pricing
+from margin.resilience.sensitive import SensitiveDetector
 
 log = structlog.get_logger("margin.interaction")
 _plan_decoder = msgspec.json.Decoder(QueryPlan)
@@ -45,33 +50,51 @@ class _Outcome:
         self.provider = provider
         self.status: Status = "cancelled"
         self.error_code: str | None = None
+        self.cached = False
         self.usage = UsageSummary()
+        self.cost_usd = 0.0
         self.ttft_ms: float | None = None
+        self.steps: list[str] = []
+        """Each provider that took part, as ``name:mode`` (a handover adds one)."""
 
 
 class FeatureRunner:
     def __init__(
         self,
         providers: Mapping[str, Provider],
-        provider_settings: Mapping[str, ProviderSettings],
+        answers: AnswerSource,
+        detector: SensitiveDetector,
+        limits: Limits,
+        pricing: Pricing,
         store: InteractionStore,
     ) -> None:
         self._providers = providers
-        self._pricing = provider_settings
+        self._answers = answers
+        self._detector = detector
+        self._limits = limits
+        self._pricing = pricing
         self._store = store
 
     def chain(self, names: Sequence[str]) -> list[Provider]:
         return [self._providers[name] for name in names]
 
     async def run(
-        self, prepared: Prepared, chain: Sequence[Provider], user: User, adapter: RecordSource, today: date
+        self, prepared: Prepared, admitted: Admitted, user: User, adapter: RecordSource, today: date
     ) -> AsyncGenerator[FeatureEvent, None]:
         interaction_id = uuid.uuid4().hex
         started = time.perf_counter()
         created_at = datetime.now(UTC).isoformat()
-        outcome = _Outcome(chain[0])
+        outcome = _Outcome(admitted.route.providers[0])
+        job = Job(
+            interaction_id=interaction_id,
+            feature=prepared.feature,
+            prompt_version=prepared.prompt_version,
+            request=prepared.request,
+            route=admitted.route,
+            redact=lambda request: self._detector.redact(request, tenant=user.tenant),
+        )
         try:
-            events = self._stream(interaction_id, prepared, chain, outcome, started)
+            events = self._stream(job, admitted.cache_key, outcome, started)
             if prepared.feature == "query":
                 events = self._answer_query(events, prepared, user, adapter, today, outcome, started)
             async with aclosing(events):
@@ -85,74 +108,41 @@ class FeatureRunner:
                 usage=outcome.usage,
                 latency_ms=_ms_since(started),
                 ttft_ms=outcome.ttft_ms,
-                cost_usd=self._cost(outcome),
+                cost_usd=round(outcome.cost_usd, 6),
             )
         finally:
-            self._finish(interaction_id, created_at, prepared, user, outcome, started)
+            self._finish(interaction_id, created_at, prepared, admitted, user, outcome, started)
+            usage = outcome.usage
+            await self._limits.settle(
+                admitted.reservation,
+                tokens=usage.input_tokens + usage.output_tokens,
+                cost_usd=outcome.cost_usd,
+            )
 
     async def _stream(
-        self,
-        interaction_id: str,
-        prepared: Prepared,
-        chain: Sequence[Provider],
-        outcome: _Outcome,
-        started: float,
+        self, job: Job, key: str, outcome: _Outcome, started: float
     ) -> AsyncGenerator[FeatureEvent, None]:
-        """Meta and deltas from the first provider in ``chain`` that answers."""
-        hide_text = prepared.feature == "query"  # the plan is JSON for us, not text for the user
-        for position, provider in enumerate(chain):
-            outcome.provider = provider
-            yield MetaEvent(
-                interaction_id=interaction_id,
-                feature=prepared.feature,
-                provider=provider.name,
-                model=provider.model,
-                variant="control",
-                degraded=provider.degraded,
-                cached=False,
-                prompt_version=prepared.prompt_version,
-            )
-            produced = False
-            plan_text: list[str] = []
-            try:
-                async with aclosing(provider.stream(prepared.request)) as stream:
-                    async for event in stream:
-                        if isinstance(event, TextDelta):
-                            if hide_text:
-                                plan_text.append(event.text)
-                                continue
-                            if outcome.ttft_ms is None:
-                                outcome.ttft_ms = _ms_since(started)
-                            produced = True
-                            yield DeltaEvent(event.text)
-                        elif isinstance(event, Usage):
-                            outcome.usage = UsageSummary(event.input_tokens, event.output_tokens)
-                        elif isinstance(event, Finish) and event.reason == "length":
-                            log.info(
-                                "provider.truncated", provider=provider.name, interaction_id=interaction_id
-                            )
-                if hide_text:
-                    plan = "".join(plan_text)
-                    if not _is_plan(plan) and position < len(chain) - 1:
-                        log.warning(
-                            "provider.invalid_plan", provider=provider.name, interaction_id=interaction_id
+        """Meta and deltas of the answer; usage is billed to this request only if it paid for it."""
+        events, paying = await self._answers.open(job, key)
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, Spent):
+                    if paying:
+                        outcome.usage = UsageSummary(
+                            outcome.usage.input_tokens + event.input_tokens,
+                            outcome.usage.output_tokens + event.output_tokens,
                         )
-
-                        continue  # a model that cannot produce a valid plan hands over to the next
-                    yield DeltaEvent(plan)
-                return
-            except ProviderError as exc:
-                log.warning(
-                    "provider.failed",
-                    interaction_id=interaction_id,
-                    provider=provider.name,
-                    code=exc.code,
-                    error=exc.message,
-                    after_output=produced,
-                )
-                if produced or position == len(chain) - 1:
-                    yield ErrorEvent(code=exc.code, message=exc.user_message, retry_after=exc.retry_after)
-                    return
+                        outcome.cost_usd += self._pricing.cost(
+                            event.provider, event.input_tokens, event.output_tokens
+                        )
+                    continue
+                if isinstance(event, MetaEvent):
+                    outcome.steps.append(f"{event.provider}:{event.mode}")
+                    outcome.provider = self._providers.get(event.provider, outcome.provider)
+                    outcome.cached = event.cached
+                elif isinstance(event, DeltaEvent) and outcome.ttft_ms is None and not job.hide_text:
+                    outcome.ttft_ms = _ms_since(started)
+                yield event
 
     async def _answer_query(
         self,
@@ -203,19 +193,12 @@ class FeatureRunner:
         count = f"{result.total} {noun}" if plan.spec.aggregate is None else f"{len(result.rows)} rows"
         yield DeltaEvent(f"{description}: {count}.")
 
-    def _cost(self, outcome: _Outcome) -> float:
-        prices = self._pricing[outcome.provider.name]
-        usage = outcome.usage
-        cost = (
-            usage.input_tokens * prices.input_usd_per_mtok + usage.output_tokens * prices.output_usd_per_mtok
-        )
-        return round(cost / 1_000_000, 6)
-
     def _finish(
         self,
         interaction_id: str,
         created_at: str,
         prepared: Prepared,
+        admitted: Admitted,
         user: User,
         outcome: _Outcome,
         started: float,
@@ -234,25 +217,23 @@ class FeatureRunner:
             prompt_version=prepared.prompt_version,
             variant="control",
             degraded=outcome.provider.degraded,
-            cached=False,
+            cached=outcome.cached,
             status=outcome.status,
             error_code=outcome.error_code,
             input_tokens=outcome.usage.input_tokens,
             output_tokens=outcome.usage.output_tokens,
-            cost_usd=self._cost(outcome),
+            cost_usd=round(outcome.cost_usd, 6),
             latency_ms=_ms_since(started),
             ttft_ms=outcome.ttft_ms,
+            routing=_routing_json(admitted, outcome),
         )
         self._store.submit(record)
         log.info("interaction", **msgspec.structs.asdict(record))
 
 
-def _is_plan(text: str) -> bool:
-    try:
-        _plan_decoder.decode(text)
-    except msgspec.DecodeError:
-        return False
-    return True
+def _routing_json(admitted: Admitted, outcome: _Outcome) -> str:
+    """Reason codes and provider names of the routing decision, never the values found."""
+    return msgspec.json.encode({**admitted.route.log_fields(), "steps": outcome.steps}).decode()
 
 
 def _ms_since(started: float) -> float:

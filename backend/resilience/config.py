@@ -153,3 +153,6 @@ class ResilienceSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
     timeouts: ProviderTimeouts = ProviderTimeouts()
     """Defaults for every provider; a provider's own ``timeouts`` replace them."""
+    failover: Literal["continue", "restart"] = "continue"
+    """A provider failing after some text: the next one continues it, or starts over (the
+    widget then clears what it showed). The offline provider always starts over."""

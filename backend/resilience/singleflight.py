@@ -32,10 +32,14 @@ class _Flight(Generic[T]):
         self.subscribers = 0
         self.task: asyncio.Task[None] | None = None
         self.changed = asyncio.Event()
+        self.waiting = 0
+        """Subscribers asleep on ``changed``. With none, an item needs no wake-up: every token
+        passes here, and a fresh Event per token was a measurable share of the relay's time."""
 
     def notify(self) -> None:
-        self.changed.set()
-        self.changed = asyncio.Event()
+        if self.waiting:
+            self.changed.set()
+            self.changed = asyncio.Event()
 
 
 class SingleFlight(Generic[T]):
@@ -92,7 +96,11 @@ class SingleFlight(Generic[T]):
                     if flight.error is not None:
                         raise flight.error
                     return
-                await changed.wait()
+                flight.waiting += 1
+                try:
+                    await changed.wait()
+                finally:
+                    flight.waiting -= 1
         finally:
             flight.subscribers -= 1
             if flight.subscribers == 0 and not flight.done and flight.task is not None:

@@ -1,4 +1,9 @@
-"""Time limits on a provider's event stream: first token, silence between tokens, whole answer."""
+"""Time limits on a provider's event stream: first token, silence between tokens, whole answer.
+
+This sits on the hot path (every token passes through), so there is no timer per event: one
+watchdog timer per stream reads the current deadline when it fires, and sleeps again if the
+deadline moved on in the meantime. Per event, only a clock read and two assignments.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,38 @@ from collections.abc import AsyncGenerator
 
 from margin.providers.base import ProviderEvent, ProviderTimeout, TextDelta
 from margin.resilience.config import ProviderTimeouts
+
+
+class _Watchdog:
+    """Cancels ``task`` once ``deadline`` passes while it waits on the provider."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[object], deadline: float) -> None:
+        self.loop = loop
+        self.task = task
+        self.deadline = deadline
+        self.waiting = False
+        self.fired = False
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        """A wait on the provider starts (``deadline`` is already its limit)."""
+        self.waiting = True
+        if self._handle is None:
+            self._handle = self.loop.call_at(self.deadline, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        if not self.waiting:
+            return  # the consumer has an event; the next wait arms the timer again
+        if self.loop.time() >= self.deadline:
+            self.fired = True
+            self.task.cancel()
+        else:  # the deadline moved on since the timer was set
+            self._handle = self.loop.call_at(self.deadline, self._check)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 async def with_timeouts(
@@ -18,31 +55,40 @@ async def with_timeouts(
     event, so a slow client never looks like a slow provider.
     """
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
     started = loop.time()
     total_deadline = started + timeouts.total_s
-    first_token = False
+    limit = "ttft" if timeouts.ttft_s < timeouts.total_s else "total"
+    watchdog = _Watchdog(loop, task, min(started + timeouts.ttft_s, total_deadline))
     try:
         while True:
-            if first_token:
-                limit, deadline = "idle", loop.time() + timeouts.idle_s
-            else:
-                limit, deadline = "ttft", started + timeouts.ttft_s
-            if total_deadline <= deadline:
-                limit, deadline = "total", total_deadline
-            scope = asyncio.timeout_at(deadline)
+            watchdog.arm()
             try:
-                async with scope:
-                    event = await anext(stream)
+                event = await anext(stream)
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                if not scope.expired():
-                    raise
-                raise ProviderTimeout(_MESSAGES[limit].format(timeouts=timeouts), provider=provider) from None
-            if isinstance(event, TextDelta):
-                first_token = True
+            except asyncio.CancelledError:
+                if watchdog.fired and task.uncancel() == 0:
+                    raise ProviderTimeout(
+                        _MESSAGES[limit].format(timeouts=timeouts), provider=provider
+                    ) from None
+                raise
+            finally:
+                watchdog.waiting = False
+            if watchdog.fired:  # it fired as the event arrived: the cancellation is still pending
+                task.uncancel()
+                raise ProviderTimeout(_MESSAGES[limit].format(timeouts=timeouts), provider=provider)
+            if limit == "ttft" and isinstance(event, TextDelta):
+                limit = "idle"
             yield event
+            if limit == "idle":
+                deadline = loop.time() + timeouts.idle_s
+                limit, watchdog.deadline = (
+                    ("idle", deadline) if deadline < total_deadline else ("total", total_deadline)
+                )
     finally:
+        watchdog.cancel()
         await stream.aclose()
 
 
