@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from margin.adapters.fields import DeclaredField
 from margin.adapters.rest.auth import Auth
 from margin.adapters.rest.endpoints import (
     CursorPages,
@@ -27,7 +28,6 @@ from margin.adapters.rest.endpoints import (
 from margin.adapters.rest.jsonpath import parse_path
 from margin.adapters.rest.preset_options import Preset
 from margin.adapters.rest.templates import json_placeholders, placeholders
-from margin.adapters.types import FieldType
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -36,17 +36,10 @@ class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class RestField(_Struct, frozen=True, kw_only=True):
+class RestField(DeclaredField, frozen=True, kw_only=True):
     """One field of a record type; ``path`` is where it sits in the record's JSON (default: its name)."""
 
     path: str = ""
-    type: FieldType = "string"
-    label: str = ""
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    allowed_values: tuple[str, ...] = ()
-    sensitive: bool = False
-    queryable: bool = True
 
 
 class RestRelated(_Struct, frozen=True, kw_only=True):

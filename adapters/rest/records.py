@@ -16,6 +16,7 @@ import msgspec
 import structlog
 
 from margin.adapters.errors import HostUnavailableError
+from margin.adapters.fields import label_for
 from margin.adapters.rest.config import RestRecordType, RestRelated
 from margin.adapters.rest.endpoints import RestTimeline
 from margin.adapters.rest.jsonpath import MISSING, resolve
@@ -44,13 +45,9 @@ def row_of(record_type: RestRecordType, item: Any) -> Row:
 
 def field_values(record_type: RestRecordType, row: Row) -> tuple[FieldValue, ...]:
     return tuple(
-        FieldValue(name, field.label or label_of(name), row[name], field.type, field.sensitive)
+        FieldValue(name, field.label or label_for(name), row[name], field.type, field.sensitive)
         for name, field in record_type.fields.items()
     )
-
-
-def label_of(name: str) -> str:
-    return name.replace("_", " ").capitalize()
 
 
 def version_of(record_type: RestRecordType, item: Any, timeline: list[Any]) -> str:

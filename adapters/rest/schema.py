@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from margin.adapters.rest.config import RestRecordType
-from margin.adapters.rest.records import label_of
-from margin.adapters.types import FieldSchema, RecordTypeSchema, Relation
+from margin.adapters.types import RecordTypeSchema, Relation
 
 
 def schema_of(name: str, record_type: RestRecordType) -> RecordTypeSchema:
-    fields = tuple(
-        FieldSchema(
-            name=field_name,
-            type=field.type,
-            label=field.label or label_of(field_name),
-            description=field.description,
-            aliases=field.aliases,
-            allowed_values=field.allowed_values,
-            queryable=field.queryable,
-            sensitive=field.sensitive,
-        )
-        for field_name, field in record_type.fields.items()
-    )
+    fields = tuple(field.schema(field_name) for field_name, field in record_type.fields.items())
     relations = tuple(
         Relation(name=relation, target=related.type) for relation, related in record_type.related.items()
     )

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from margin.adapters.types import FieldSchema, FieldType, RecordTypeSchema, Relation
+from margin.adapters.fields import DeclaredField, label_for
+from margin.adapters.types import RecordTypeSchema, Relation
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 """A table or column name, exactly as the database spells it."""
@@ -21,7 +22,7 @@ class SqlConfigError(ValueError):
     """The configuration does not fit itself or the database; the message names the culprit."""
 
 
-class SqlField(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SqlField(DeclaredField, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One field of a record type.
 
     ``column`` is a column of the record's table, or ``"join.column"`` to read a column of a
@@ -29,13 +30,6 @@ class SqlField(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """
 
     column: str = ""
-    type: FieldType = "string"
-    label: str = ""
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    allowed_values: tuple[str, ...] = ()
-    queryable: bool = True
-    sensitive: bool = False
 
 
 class SqlJoin(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -129,7 +123,7 @@ class SqlRecordType(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     def schema(self, name: str) -> RecordTypeSchema:
         """What ``describe()`` says about this record type."""
-        label = self.label or humanize(name)
+        label = self.label or label_for(name)
         title = next(
             (n for n, f in self.fields.items() if split_column(n, f) == (None, self.title_column)), ""
         )
@@ -139,19 +133,7 @@ class SqlRecordType(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             plural=self.plural or f"{label}s",
             aliases=self.aliases,
             title_field=title,
-            fields=tuple(
-                FieldSchema(
-                    name=n,
-                    type=f.type,
-                    label=f.label or humanize(n),
-                    description=f.description,
-                    aliases=f.aliases,
-                    allowed_values=f.allowed_values,
-                    queryable=f.queryable,
-                    sensitive=f.sensitive,
-                )
-                for n, f in self.fields.items()
-            ),
+            fields=tuple(field.schema(field_name) for field_name, field in self.fields.items()),
             relations=tuple(
                 Relation(name=r.relation or r.record_type, target=r.record_type) for r in self.related
             ),
@@ -194,7 +176,3 @@ def split_column(name: str, field: SqlField) -> tuple[str | None, str]:
     column = field.column or name
     join, dot, rest = column.partition(".")
     return (join, rest) if dot else (None, column)
-
-
-def humanize(name: str) -> str:
-    return name.replace("_", " ").capitalize()
