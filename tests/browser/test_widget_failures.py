@@ -81,6 +81,22 @@ def test_provider_down_then_fallback_notice_and_degraded_badge(
         assert [e["code"] for e in events(page, "error")] == []
 
 
+def test_failure_mid_answer_restarts_on_offline_without_mixing_texts(
+    page: Page, site: HostSite, tmp_path: Path, simulator: SimulatorThread
+) -> None:
+    partial = "PARTIAL-ANSWER-MARKER words that must not stay on screen"
+    simulator.default = Scenario(
+        text=partial + " and more", total_tokens=100, fault="drop", fault_after_tokens=4
+    )
+    with simulated_backend(tmp_path, simulator, ["gpu", "offline"]) as server:
+        page.goto(site.page("deal", server=server.url))
+        open_panel(page)
+        text = wait_answer(page)
+    assert "Acme Corp platform renewal" in text  # the offline provider started over
+    assert "PARTIAL-ANSWER-MARKER" not in text  # what the failed provider sent was cleared
+    assert [e["code"] for e in events(page, "error")] == []
+
+
 def sse(*frames: dict[str, object]) -> str:
     events = (f"id: {i}\nevent: {f['type']}\ndata: {json.dumps(f)}\n\n" for i, f in enumerate(frames, 1))
     return ": heartbeat\n\n" + ": heartbeat\n\n".join(events)  # comments between events are skipped
