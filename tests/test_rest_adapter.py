@@ -317,6 +317,32 @@ async def test_scoping_holds_when_the_host_cannot_filter_by_owner(cases_server: 
     assert everything.total == len(CASES)
 
 
+@pytest.mark.parametrize("role", ["admin", "manager"])
+async def test_no_role_sees_every_case_unless_the_configuration_lists_it(
+    cases_server: LoopbackServer, role: str
+) -> None:
+    section = msgspec.to_builtins(cases_config(cases_server))
+    del section["see_all_roles"]  # as written by someone who never mentions see_all_roles
+    unlisted = msgspec.convert(section, RestAdapterConfig)
+    listed = msgspec.structs.replace(unlisted, see_all_roles=(role,))
+    user = User(tenant="acme", user_id="alice", roles=(role,))
+    mine = sorted(c.id for c in CASES.values() if c.assignee == "alice")
+    other = next(c.id for c in CASES.values() if c.assignee != "alice")
+    for settings, expected in ((unlisted, mine), (listed, sorted(CASES))):
+        adapter = RestAdapter(settings, today=TODAY)
+        await adapter.start()
+        try:
+            result = await adapter.run_query(QuerySpec(record_type="case", limit=200), user)
+            assert sorted(ids(result.rows)) == expected and result.total == len(expected)
+            if settings is unlisted:
+                with pytest.raises(ForbiddenError):
+                    await adapter.fetch_context(RecordRef(type="case", id=other), user)
+            else:
+                assert (await adapter.fetch_context(RecordRef(type="case", id=other), user)).title
+        finally:
+            await adapter.aclose()
+
+
 async def test_invalid_specs_are_rejected_before_any_request(
     cases: RestAdapter, cases_server: LoopbackServer
 ) -> None:

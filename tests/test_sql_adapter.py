@@ -30,7 +30,14 @@ from margin.adapters import (
     User,
 )
 from margin.adapters.memory import run_query_in_memory
-from margin.adapters.sql import SqlAdapter, SqlAdapterConfig, SqlConfigError, SqlField, SqlRecordType
+from margin.adapters.sql import (
+    SqlAdapter,
+    SqlAdapterConfig,
+    SqlConfigError,
+    SqlField,
+    SqlRecordType,
+    SqlScope,
+)
 from margin.adapters.types import Scalar
 from margin.adapters.validation import InvalidQueryError, result_columns
 from margin.demo.crm import create_demo_crm
@@ -404,6 +411,33 @@ async def test_only_listed_roles_see_every_row(
     if not sees_all:
         with pytest.raises(ForbiddenError):
             await adapter.fetch_context(RecordRef(type="deal", id="D-1001"), user)
+
+
+@pytest.mark.parametrize("role", ["admin", "manager"])
+async def test_no_role_sees_every_row_unless_the_configuration_lists_it(
+    config: SqlAdapterConfig, deal_rows: list[dict[str, Any]], role: str
+) -> None:
+    section = msgspec.to_builtins(config)
+    del section["scope"]  # as written by someone who never mentions see_all_roles
+    unlisted = msgspec.convert(section, SqlAdapterConfig)
+    listed = msgspec.structs.replace(unlisted, scope=SqlScope(see_all_roles=(role,)))
+    user = User(tenant="acme", user_id="alice", roles=(role,))
+    everyone = [row["id"] for row in deal_rows]
+    mine = [row["id"] for row in deal_rows if row["owner"] == "alice"]
+    other = next(row["id"] for row in deal_rows if row["owner"] != "alice")
+    for settings, expected in ((unlisted, mine), (listed, everyone)):
+        adapter = SqlAdapter(settings, today=lambda: TODAY)
+        await adapter.start()
+        try:
+            result = await adapter.run_query(QuerySpec(record_type="deal", limit=100), user)
+            assert [row[0] for row in result.rows] == expected and result.total == len(expected)
+            if settings is unlisted:
+                with pytest.raises(ForbiddenError):
+                    await adapter.fetch_context(RecordRef(type="deal", id=other), user)
+            else:
+                assert (await adapter.fetch_context(RecordRef(type="deal", id=other), user)).title
+        finally:
+            await adapter.aclose()
 
 
 async def test_related_records_are_scoped_too(adapter: SqlAdapter) -> None:

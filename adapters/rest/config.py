@@ -28,6 +28,7 @@ from margin.adapters.rest.endpoints import (
 from margin.adapters.rest.jsonpath import parse_path
 from margin.adapters.rest.preset_options import Preset
 from margin.adapters.rest.templates import json_placeholders, placeholders
+from margin.adapters.scoping import DEFAULT_SEE_ALL_ROLES
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -60,6 +61,7 @@ class RestRecordType(_Struct, frozen=True, kw_only=True):
 
     ``owner_field`` turns on row scoping: users without one of the adapter's ``see_all_roles``
     only see records whose owner field equals their user id, and nothing when it is empty.
+    ``see_all_roles`` is empty unless configured, so by default nobody sees every record.
     """
 
     label: str
@@ -101,7 +103,7 @@ class RestAdapterConfig(_Struct, frozen=True, kw_only=True):
     timeouts: Timeouts = Timeouts()
     max_pages: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
-    see_all_roles: tuple[str, ...] = ("admin", "manager")
+    see_all_roles: tuple[str, ...] = DEFAULT_SEE_ALL_ROLES
     record_types: dict[str, RestRecordType] = {}
     preset: Preset | None = None
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from margin.adapters.fields import DeclaredField, label_for
+from margin.adapters.scoping import DEFAULT_SEE_ALL_ROLES
 from margin.adapters.types import RecordTypeSchema, Relation
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -142,9 +143,10 @@ class SqlRecordType(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class SqlScope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Who sees which rows. Users holding a role in ``see_all_roles`` see every row; everyone else
-    (role ``rep``, an unknown role, no role at all) sees only the rows they own."""
+    (role ``rep``, an unknown role, no role at all) sees only the rows they own. No role is listed
+    unless the configuration names it (:data:`~margin.adapters.scoping.DEFAULT_SEE_ALL_ROLES`)."""
 
-    see_all_roles: tuple[str, ...] = ()
+    see_all_roles: tuple[str, ...] = DEFAULT_SEE_ALL_ROLES
 
 
 class SqlAdapterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

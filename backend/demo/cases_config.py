@@ -2,7 +2,8 @@
 
 Written in Python for type checking; ``msgspec.to_builtins`` turns it into the same table a
 user would write in TOML. Cases are scoped by assignee: users without an ``admin`` or
-``manager`` role see only the cases assigned to them (and no unassigned ones).
+``manager`` role see only the cases assigned to them (and no unassigned ones); those two roles
+are named here because by default no role sees every case.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from margin.demo.cases_data import PRIORITIES, STATUSES, TIERS
 
 def demo_cases_config(base_url: str) -> RestAdapterConfig:
     """The demo API at ``base_url`` (e.g. ``http://127.0.0.1:8000/demo/api``)."""
-    return RestAdapterConfig(base_url=base_url, record_types={"case": _case(), "customer": _customer()})
+    return RestAdapterConfig(
+        base_url=base_url,
+        see_all_roles=("admin", "manager"),
+        record_types={"case": _case(), "customer": _customer()},
+    )
 
 
 def _case() -> RestRecordType:
