@@ -1,19 +1,23 @@
-"""OpenAIProvider and AnthropicProvider through the official SDKs, against the provider simulator."""
+"""OpenAIProvider and AnthropicProvider against the provider simulator and canned HTTP servers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
+import re
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import msgspec
 import pytest
 
-from margin.adapters.types import FieldValue, RecordContext, RecordRef
 from margin.config import ProviderSettings
 from margin.providers import (
     ChatMessage,
@@ -28,30 +32,22 @@ from margin.providers import (
     ProviderRequest,
     ProviderTimeout,
     ProviderUnavailable,
-    SummarizeTask,
     TextDelta,
     Usage,
     build_provider,
 )
 from margin.providers.anthropic_provider import AnthropicProvider
 from margin.providers.openai_provider import OpenAIProvider
-from margin.providers.sdk_common import retry_after, status_error
-from margin.simulator import ProviderSimulator, Scenario
+from margin.providers.sdk_common import error_fields, retry_after, status_error
+from margin.testing.simulator import ProviderSimulator, Scenario
 
 Kind = Literal["openai", "openai_compatible", "anthropic"]
 KINDS: list[Kind] = ["openai", "openai_compatible", "anthropic"]
 SECRET = "Zanzibar-4471"  # appears in the prompt only; no error message may repeat it
-RECORD = RecordContext(
-    ref=RecordRef(type="deal", id="D-1"),
-    title="Renewal",
-    version="1",
-    fields=(FieldValue(name="stage", label="Stage", value="negotiation"),),
-)
 ProviderFactory = Callable[..., Provider]
 
 
 REQUEST = ProviderRequest(
-    task=SummarizeTask(RECORD),
     messages=(
         ChatMessage("system", "You summarize CRM records."),  # 4 words
         ChatMessage("user", f"Summarize deal {SECRET} please"),  # 4 words
@@ -470,3 +466,394 @@ def test_retry_after_http_date() -> None:
     assert seconds is not None
     assert 25 <= seconds <= 30
     assert retry_after({"retry-after": "Mon, 01 Jan 2001 00:00:00 GMT"}) == 0.0
+
+
+# -- The lean streaming client: same request as the SDK, pooled keep-alive connections ---------
+
+
+def direct(kind: Kind, base_url: str, **options: Any) -> OpenAIProvider | AnthropicProvider:
+    """A provider built by its class, for the options build_provider does not pass."""
+    settings = ProviderSettings(kind=kind, model="sim-model", api_key="sim-key", base_url=base_url)
+    for name in ("timeout_s", "connect_timeout_s", "max_tokens"):
+        if name in options:
+            settings = msgspec.structs.replace(settings, **{name: options.pop(name)})
+    cls = AnthropicProvider if kind == "anthropic" else OpenAIProvider
+    return cls(kind, settings, **options)
+
+
+def sim_url(sim: ProviderSimulator, kind: Kind) -> str:
+    return sim.anthropic_base_url if kind == "anthropic" else sim.openai_base_url
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("schema", [None, {"type": "object", "properties": {"answer": {"type": "string"}}}])
+async def test_lean_path_sends_what_the_sdk_sends(
+    sim: ProviderSimulator, kind: Kind, schema: dict[str, Any] | None
+) -> None:
+    request = make_request(max_tokens=5, temperature=0.4, response_schema=schema)
+    streams: list[list[ProviderEvent]] = []
+    for lean in (False, True):
+        provider = direct(kind, sim_url(sim, kind), lean=lean)
+        try:
+            streams.append(await collect(provider, request))
+        finally:
+            await provider.aclose()
+    sdk, lean_ = sim.requests
+    assert streams[0] == streams[1]
+    assert lean_.body == sdk.body
+    assert list(lean_.body) == list(sdk.body)  # the same keys in the same order
+    differ = {"accept-encoding", "x-stainless-timeout"}  # identity, not gzip; an SDK-only default
+    assert {k: v for k, v in lean_.headers.items() if k not in differ} == {
+        k: v for k, v in sdk.headers.items() if k not in differ
+    }
+    assert lean_.headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "sdk"])
+async def test_waiting_for_a_pooled_connection_is_not_a_failure(
+    sim: ProviderSimulator, kind: Kind, lean: bool
+) -> None:
+    sim.default = Scenario(total_tokens=6, tokens_per_s=30)  # about 200 ms per answer
+    # A pool of one, and a read time limit below the wait (timeout_s bounded the SDK's pool wait).
+    provider = direct(kind, sim_url(sim, kind), max_connections=1, timeout_s=0.09, lean=lean)
+    try:
+        first = asyncio.create_task(collect(provider))
+        await sim.wait_until(lambda: sim.count() == 1)
+        second = asyncio.create_task(collect(provider))
+        await asyncio.sleep(0.03)
+        assert sim.count() == 1  # the second stream waits for the only connection...
+        events = await asyncio.gather(first, second)  # ...and neither fails
+        assert sim.count() == 2
+        assert all(record.completed for record in sim.requests)
+        for stream in events:
+            assert text_of(stream) == "The customer renewed the annual plan"
+    finally:
+        await provider.aclose()
+
+
+async def test_a_cancelled_wait_for_a_connection_gives_nothing_away(sim: ProviderSimulator) -> None:
+    sim.default = Scenario(total_tokens=6, tokens_per_s=60)
+    provider = direct("openai", sim.openai_base_url, max_connections=1)
+    try:
+        first = asyncio.create_task(collect(provider))
+        await sim.wait_until(lambda: sim.count() == 1)
+        waiting = asyncio.create_task(collect(provider))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await first
+        sim.default = Scenario(total_tokens=2)
+        assert text_of(await asyncio.wait_for(collect(provider), 2)) == "The customer"
+        assert sim.count() == 2
+    finally:
+        await provider.aclose()
+
+
+async def test_aclose_ends_open_streams(sim: ProviderSimulator) -> None:
+    sim.enqueue(Scenario(total_tokens=400, tokens_per_s=200))
+    provider = direct("anthropic", sim.anthropic_base_url)
+    stream = asyncio.create_task(collect(provider))
+    await sim.wait_until(lambda: sim.count() == 1 and sim.requests[0].tokens_sent > 0)
+    await provider.aclose()
+    with pytest.raises(ProviderUnavailable, match="connection lost"):
+        await asyncio.wait_for(stream, 2)
+
+
+async def test_a_long_answer_read_slowly(sim: ProviderSimulator) -> None:
+    sim.enqueue(Scenario(total_tokens=6000))
+    provider = direct("openai", sim.openai_base_url, max_tokens=10_000)
+    deltas = 0
+    try:
+        async for event in provider.stream(make_request(max_tokens=None)):
+            if isinstance(event, TextDelta):
+                deltas += 1
+                if deltas % 1000 == 0:
+                    await asyncio.sleep(0.05)  # the server gets ahead: reading pauses, then resumes
+    finally:
+        await provider.aclose()
+    assert deltas == 6000
+    assert sim.requests[0].completed
+
+
+SSE_ANSWER = (
+    openai_chunk({"content": "Hello"})
+    + openai_chunk({"content": " there"})
+    + openai_chunk({}, "stop", usage=True)
+    + "data: [DONE]\n\n"
+).encode()
+EXPECTED = [TextDelta("Hello"), TextDelta(" there"), Usage(3, 2), Finish("stop")]
+
+
+class KeepAliveServer:
+    """Answers every request of a connection and keeps it open, as real providers do."""
+
+    def __init__(
+        self,
+        body: bytes = SSE_ANSWER,
+        *,
+        framing: Literal["chunked", "length"] = "chunked",
+        piece: int = 0,
+        gzipped: bool = False,
+        status: int = 200,
+        headers: tuple[str, ...] = (),
+        drop_request: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.body = gzip.compress(body) if gzipped else body
+        self.framing = framing
+        self.piece = piece  # > 0: send the answer in pieces of this many bytes, one at a time
+        self.head = [f"HTTP/1.1 {status} X", *headers] + (["content-encoding: gzip"] if gzipped else [])
+        self.drop_request = drop_request  # close without answering the request with this number
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"{'https' if self.tls else 'http'}://{'localhost' if self.tls else '127.0.0.1'}:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def answer(self) -> bytes:
+        if self.framing == "length":
+            head = [*self.head, f"content-length: {len(self.body)}"]
+            return ("\r\n".join(head) + "\r\n\r\n").encode() + self.body
+        head = "\r\n".join([*self.head, "transfer-encoding: chunked"]) + "\r\n\r\n"
+        third = len(self.body) // 3 + 1
+        parts = [self.body[i : i + third] for i in range(0, len(self.body), third)]
+        chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in parts)
+        return head.encode() + chunks + b"0\r\nx-trailer: yes\r\n\r\n"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: (\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                self.requests.append(head)
+                if len(self.requests) == self.drop_request:
+                    return
+                data = self.answer()
+                step = self.piece or len(data)
+                for i in range(0, len(data), step):
+                    writer.write(data[i : i + step])
+                    await writer.drain()
+                    if self.piece:
+                        await asyncio.sleep(0.001)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            self._handlers.discard(task)
+
+
+async def stream_twice(url: str, **options: Any) -> list[list[ProviderEvent]]:
+    provider = direct("openai", url + "/v1", **options)
+    try:
+        return [await collect(provider), await collect(provider)]
+    finally:
+        await provider.aclose()
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        KeepAliveServer(),
+        KeepAliveServer(framing="length"),
+        KeepAliveServer(piece=7),  # chunk sizes, CRLFs and lines split across reads
+        KeepAliveServer(framing="length", piece=5, gzipped=True),
+        KeepAliveServer(gzipped=True),
+    ],
+    ids=["chunked", "length", "chunked-trickle", "gzip-trickle", "gzip-chunked"],
+)
+async def test_keep_alive_connection_is_reused(server: KeepAliveServer) -> None:
+    async with server as url:
+        assert await stream_twice(url) == [EXPECTED, EXPECTED]
+    assert (server.connections, len(server.requests)) == (1, 2)
+    assert server.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+
+
+async def test_a_connection_the_server_dropped_while_idle_is_retried() -> None:
+    server = KeepAliveServer(drop_request=2)
+    async with server as url:
+        assert await stream_twice(url) == [EXPECTED, EXPECTED]
+    assert (server.connections, len(server.requests)) == (2, 3)  # the second went out again
+
+
+async def test_error_answer_on_a_kept_alive_connection() -> None:
+    error = {"type": "rate_limit_error", "message": "slow down", "details": {"error_code": "x"}}
+    body = json.dumps({"type": "error", "error": error}).encode()
+    server = KeepAliveServer(body, framing="length", status=429, headers=("retry-after: 7",))
+    async with server as url:
+        provider = direct("anthropic", url)
+        try:
+            for _ in range(2):
+                with pytest.raises(ProviderRateLimited, match=r"HTTP 429, x") as caught:
+                    await collect(provider)
+                assert caught.value.retry_after == 7.0
+        finally:
+            await provider.aclose()
+    assert server.connections == 1  # an error answer read to its end keeps the connection
+
+
+async def test_a_redirect_is_a_bad_request_naming_it() -> None:
+    server = KeepAliveServer(b"", framing="length", status=308, headers=("location: https://elsewhere/v1",))
+    async with server as url:
+        provider = direct("openai", url + "/v1")
+        try:
+            with pytest.raises(ProviderBadRequest, match=r"redirect \(HTTP 308\); set base_url"):
+                await collect(provider)
+        finally:
+            await provider.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            b'{"error": {"message": "m", "type": "invalid_request", "code": "context_length_exceeded"}}',
+            ("context_length_exceeded", "m"),
+        ),
+        (b'{"error": {"message": "m", "type": "server_error", "code": null}}', ("server_error", "m")),
+        (
+            b'{"type": "error", "error": {"type": "overloaded_error", "message": "o"}}',
+            ("overloaded_error", "o"),
+        ),
+        (b'{"error": {"type": "t", "details": {"error_code": "quota"}}}', ("quota", None)),
+        (b'{"message": "flat", "code": 5, "type": "upstream"}', ("upstream", "flat")),
+        (b'{"error": "a string"}', (None, None)),
+        (b"<html>Bad gateway</html>", (None, None)),
+        (b"", (None, None)),
+    ],
+)
+def test_error_fields(body: bytes, expected: tuple[str | None, str | None]) -> None:
+    assert error_fields(body) == expected
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for ``localhost`` and its key (needs the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https(tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # trusted the way the SDKs' client trusts it
+    server = KeepAliveServer(tls=context)
+    async with server as url:
+        assert await stream_twice(url) == [EXPECTED, EXPECTED]
+    assert server.connections == 1
+
+
+async def test_https_with_an_untrusted_certificate_is_unavailable(tls_files: tuple[str, str]) -> None:
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    async with KeepAliveServer(tls=context) as url:
+        provider = direct("openai", url + "/v1")
+        try:
+            with pytest.raises(ProviderUnavailable, match=r"could not connect.*SSLCertVerificationError"):
+                await collect(provider)
+        finally:
+            await provider.aclose()
+
+
+async def test_a_stalled_tls_handshake_is_a_connect_timeout() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = direct("openai", f"https://127.0.0.1:{port}/v1", connect_timeout_s=0.2)
+    try:
+        with pytest.raises(ProviderTimeout, match="did not answer in time"):
+            await collect(provider)
+    finally:
+        await provider.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind HTTP(S)_PROXY the stream goes through the SDK, which knows how to use the proxy."""
+    server = KeepAliveServer()
+    async with server as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("http_proxy", proxy)
+        provider = direct("openai", "http://llm.invalid/v1")
+        try:
+            assert await collect(provider) == EXPECTED
+        finally:
+            await provider.aclose()
+    assert server.requests[0].startswith(b"POST http://llm.invalid/v1/chat/completions HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "error", "message"),
+    [
+        (Scenario(fault="rate_limit", retry_after_s=3), ProviderRateLimited, "HTTP 429"),
+        (Scenario(fault="drop", fault_after_tokens=2), ProviderUnavailable, "connection lost"),
+        (Scenario(fault="malformed", fault_after_tokens=2), ProviderUnavailable, "malformed stream chunk"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_faults_on_the_sdk_path(
+    sim: ProviderSimulator, kind: Kind, scenario: Scenario, error: type[ProviderError], message: str
+) -> None:
+    sim.enqueue(scenario)
+    provider = direct(kind, sim_url(sim, kind), lean=False)
+    try:
+        with pytest.raises(error, match=message):
+            await collect(provider)
+    finally:
+        await provider.aclose()

@@ -1,4 +1,8 @@
-"""Anthropic messages through the official SDK.
+"""Anthropic messages.
+
+The official SDK builds the client (base URL, key, headers); the streamed call goes through
+Margin's lean HTTP client (:mod:`margin.providers.http_stream`) with the body the SDK would
+send, or through the SDK itself where a proxy applies (see :mod:`margin.providers.sdk_common`).
 
 System messages go to the ``system`` parameter. ``response_schema`` becomes a single tool with
 that ``input_schema`` and a ``tool_choice`` forcing it: every Claude model supports forced tool
@@ -11,9 +15,12 @@ parameter any more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import anthropic
+import httpx2
 import msgspec
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
@@ -30,9 +37,20 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
-from margin.providers.sdk_common import NO_KEY, sse_data, status_error, stream_error, typed_errors
+from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS, ConnectionPool
+from margin.providers.sdk_common import (
+    NO_KEY,
+    post_stream,
+    sdk_endpoint,
+    sdk_stream,
+    status_error,
+    stream_error,
+    typed_errors,
+    uses_proxy,
+)
 
 TOOL_NAME = "respond"
+_TOOL_DESCRIPTION = "Give the answer as JSON that matches input_schema."
 _FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "max_tokens": "length"}
 
 
@@ -70,12 +88,24 @@ class _Event(msgspec.Struct):
 
 
 _decode_event = msgspec.json.Decoder(_Event).decode
+_encode = msgspec.json.Encoder().encode
 
 
 class AnthropicProvider:
-    """Streams from ``/v1/messages``; one long-lived SDK client, no SDK retries."""
+    """Streams from ``/v1/messages``: the SDK builds the client, Margin's pool streams.
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    ``max_connections`` caps the pool per host; ``lean`` forces (True) or avoids (False) the
+    lean client, by default it is used unless a proxy from the environment applies.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        lean: bool | None = None,
+    ) -> None:
         self.name = name
         self.kind: str = settings.kind
         self.model = settings.model
@@ -85,67 +115,93 @@ class AnthropicProvider:
         self._client = anthropic.AsyncAnthropic(
             api_key=settings.api_key or NO_KEY,
             base_url=settings.base_url,
-            timeout=anthropic.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+            # No time limit on a wait for a pooled connection: that wait is Margin's, not the provider's.
+            timeout=anthropic.Timeout(settings.timeout_s, connect=settings.connect_timeout_s, pool=None),
             max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
+            ),
+        )
+        self._endpoint = sdk_endpoint(self._client, "v1/messages", read_timeout=settings.timeout_s)
+        if lean is None:
+            lean = not uses_proxy(str(self._client.base_url))
+        self._pool = (
+            ConnectionPool(
+                connect_timeout=settings.connect_timeout_s,
+                read_timeout=settings.timeout_s,
+                max_connections=max_connections,
+            )
+            if lean
+            else None
         )
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
         await self._client.close()
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        schema = request.response_schema
-        tools: list[ToolParam] = []
-        tool_choice: ToolChoiceToolParam | anthropic.Omit = anthropic.omit
-        if schema is not None:
-            description = "Give the answer as JSON that matches input_schema."
-            tools = [{"name": TOOL_NAME, "description": description, "input_schema": schema}]
-            tool_choice = {"type": "tool", "name": TOOL_NAME}
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
         stopped = False
         with typed_errors(self.name, self._sdk_error):
-            async with self._client.messages.with_streaming_response.create(
-                model=self.model,
-                max_tokens=min(request.max_tokens or self._max_tokens, self._max_tokens),
-                messages=_messages(request.messages),
-                system=system or anthropic.omit,
-                tools=tools or anthropic.omit,
-                tool_choice=tool_choice,
-                stream=True,
-            ) as response:
-                async for line in response.iter_lines():
-                    data = sse_data(line)
-                    if data is None:
-                        continue
-                    try:
-                        event = _decode_event(data)
-                    except msgspec.DecodeError:
-                        raise ProviderUnavailable("malformed stream chunk", provider=self.name) from None
-                    kind = event.type
-                    if kind == "content_block_delta" and event.delta is not None:
-                        piece = event.delta.text or event.delta.partial_json
-                        if piece:
-                            yield TextDelta(piece)
-                    elif kind == "message_start" and event.message is not None:
-                        input_tokens = _input_tokens(event.message.usage)
-                    elif kind == "message_delta":
-                        if event.delta is not None and event.delta.stop_reason:
-                            stop_reason = event.delta.stop_reason
-                        if event.usage is not None:  # cumulative counts, some of them possibly absent
-                            input_tokens = max(input_tokens, _input_tokens(event.usage))
-                            output_tokens = event.usage.output_tokens or output_tokens
-                    elif kind == "message_stop":
-                        stopped = True
-                    elif kind == "error":
-                        error = event.error or _Error()
-                        raise stream_error(self.name, error.type, error.message)
+            async with self._open(self._body(request)) as batches:
+                async for lines in batches:
+                    for line in lines:
+                        if not line.startswith(b"data:"):
+                            continue
+                        try:
+                            event = _decode_event(line[5:])
+                        except msgspec.DecodeError:
+                            raise ProviderUnavailable("malformed stream chunk", provider=self.name) from None
+                        kind = event.type
+                        if kind == "content_block_delta" and event.delta is not None:
+                            piece = event.delta.text or event.delta.partial_json
+                            if piece:
+                                yield TextDelta(piece)
+                        elif kind == "message_start" and event.message is not None:
+                            input_tokens = _input_tokens(event.message.usage)
+                        elif kind == "message_delta":
+                            if event.delta is not None and event.delta.stop_reason:
+                                stop_reason = event.delta.stop_reason
+                            if event.usage is not None:  # cumulative counts, some of them possibly absent
+                                input_tokens = max(input_tokens, _input_tokens(event.usage))
+                                output_tokens = event.usage.output_tokens or output_tokens
+                        elif kind == "message_stop":
+                            stopped = True
+                        elif kind == "error":
+                            error = event.error or _Error()
+                            raise stream_error(self.name, error.type, error.message)
         if not stopped or stop_reason is None:
             raise ProviderUnavailable("the stream ended before the answer finished", provider=self.name)
         if stop_reason == "refusal":
             raise ContentFiltered("the provider declined to answer", provider=self.name)
         yield Usage(input_tokens, output_tokens)
         yield Finish(_FINISH_REASONS.get(stop_reason, stop_reason))
+
+    def _body(self, request: ProviderRequest) -> dict[str, Any]:
+        """The request body, exactly as the SDK would send it."""
+        body: dict[str, Any] = {
+            "max_tokens": min(request.max_tokens or self._max_tokens, self._max_tokens),
+            "messages": _messages(request.messages),
+            "model": self.model,
+            "stream": True,
+        }
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        if system:
+            body["system"] = system
+        schema = request.response_schema
+        if schema is not None:
+            choice: ToolChoiceToolParam = {"type": "tool", "name": TOOL_NAME}
+            tool: ToolParam = {"name": TOOL_NAME, "description": _TOOL_DESCRIPTION, "input_schema": schema}
+            body["tool_choice"] = choice
+            body["tools"] = [tool]
+        return body
+
+    def _open(self, body: dict[str, Any]) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        if self._pool is not None:
+            return post_stream(self.name, self._pool, self._endpoint, _encode(body))
+        return sdk_stream(self._client.messages.with_streaming_response.create(**body))
 
     def _sdk_error(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, anthropic.APIStatusError):

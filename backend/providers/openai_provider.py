@@ -1,4 +1,8 @@
-"""OpenAI chat completions through the official SDK; also any OpenAI-compatible server.
+"""OpenAI chat completions; also any OpenAI-compatible server.
+
+The official SDK builds the client (base URL, key, headers); the streamed call goes through
+Margin's lean HTTP client (:mod:`margin.providers.http_stream`) with the body the SDK would
+send, or through the SDK itself where a proxy applies (see :mod:`margin.providers.sdk_common`).
 
 Kind ``openai_compatible`` (vLLM, llama.cpp server, Ollama) is the same code with ``base_url``
 pointing at the self-hosted server. ``response_schema`` becomes ``response_format`` of type
@@ -7,8 +11,11 @@ pointing at the self-hosted server. ``response_schema`` becomes ``response_forma
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
+import httpx2
 import msgspec
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -27,7 +34,17 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
-from margin.providers.sdk_common import NO_KEY, sse_data, status_error, stream_error, typed_errors
+from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS, ConnectionPool
+from margin.providers.sdk_common import (
+    NO_KEY,
+    post_stream,
+    sdk_endpoint,
+    sdk_stream,
+    status_error,
+    stream_error,
+    typed_errors,
+    uses_proxy,
+)
 
 
 class _Delta(msgspec.Struct):
@@ -61,68 +78,94 @@ class _Chunk(msgspec.Struct):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
+_encode = msgspec.json.Encoder().encode
 
 
 class OpenAIProvider:
-    """Streams from ``/chat/completions``; one long-lived SDK client, no SDK retries."""
+    """Streams from ``/chat/completions``: the SDK builds the client, Margin's pool streams.
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    ``max_connections`` caps the pool per host; ``lean`` forces (True) or avoids (False) the
+    lean client, by default it is used unless a proxy from the environment applies.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        lean: bool | None = None,
+    ) -> None:
         self.name = name
         self.kind: str = settings.kind
         self.model = settings.model
         self.local = settings.local
         self.degraded = False
         self._max_tokens = settings.max_tokens
+        # OpenAI's newer models only take max_completion_tokens; self-hosted servers know max_tokens.
+        self._limit_key = "max_tokens" if self.kind == "openai_compatible" else "max_completion_tokens"
         self._client = openai.AsyncOpenAI(
             api_key=settings.api_key or NO_KEY,
             base_url=settings.base_url,
-            timeout=openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+            # No time limit on a wait for a pooled connection: that wait is Margin's, not the provider's.
+            timeout=openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s, pool=None),
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
+            ),
+        )
+        self._endpoint = sdk_endpoint(self._client, "chat/completions", read_timeout=settings.timeout_s)
+        if lean is None:
+            lean = not uses_proxy(str(self._client.base_url))
+        self._pool = (
+            ConnectionPool(
+                connect_timeout=settings.connect_timeout_s,
+                read_timeout=settings.timeout_s,
+                max_connections=max_connections,
+            )
+            if lean
+            else None
         )
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
         await self._client.close()
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
-        max_tokens = min(request.max_tokens or self._max_tokens, self._max_tokens)
-        # OpenAI's newer models only take max_completion_tokens; self-hosted servers know max_tokens.
-        compatible = self.kind == "openai_compatible"
         finish: str | None = None
         usage: _Usage | None = None
         refused = False
         with typed_errors(self.name, self._sdk_error):
-            async with self._client.chat.completions.with_streaming_response.create(
-                model=self.model,
-                messages=_messages(request.messages),
-                max_tokens=max_tokens if compatible else openai.omit,
-                max_completion_tokens=openai.omit if compatible else max_tokens,
-                temperature=request.temperature,
-                response_format=_response_format(request.response_schema),
-                stream=True,
-                stream_options={"include_usage": True},
-            ) as response:
-                async for line in response.iter_lines():
-                    data = sse_data(line)
-                    if data is None or data == "[DONE]":
-                        continue
-                    try:
-                        chunk = _decode_chunk(data)
-                    except msgspec.DecodeError:
-                        raise ProviderUnavailable("malformed stream chunk", provider=self.name) from None
-                    if chunk.error is not None:
-                        code = chunk.error.code if isinstance(chunk.error.code, str) else chunk.error.type
-                        raise stream_error(self.name, code, chunk.error.message)
-                    for choice in chunk.choices:
-                        if choice.index != 0:
+            async with self._open(self._body(request)) as batches:
+                async for lines in batches:
+                    for line in lines:
+                        if not line.startswith(b"data:"):
                             continue
-                        if choice.delta.content:
-                            yield TextDelta(choice.delta.content)
-                        if choice.delta.refusal:
-                            refused = True
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
-                    if chunk.usage is not None:  # some servers repeat it on every chunk: keep the last
-                        usage = chunk.usage
+                        try:
+                            chunk = _decode_chunk(line[5:])
+                        except msgspec.DecodeError:
+                            if line[5:].strip() == b"[DONE]":
+                                continue
+                            raise ProviderUnavailable("malformed stream chunk", provider=self.name) from None
+                        if chunk.error is not None:
+                            error = chunk.error
+                            raise stream_error(
+                                self.name,
+                                error.code if isinstance(error.code, str) else error.type,
+                                error.message,
+                            )
+                        for choice in chunk.choices:
+                            if choice.index != 0:
+                                continue
+                            if choice.delta.content:
+                                yield TextDelta(choice.delta.content)
+                            if choice.delta.refusal:
+                                refused = True
+                            if choice.finish_reason:
+                                finish = choice.finish_reason
+                        if chunk.usage is not None:  # some servers repeat it on every chunk: keep the last
+                            usage = chunk.usage
         if finish is None:
             raise ProviderUnavailable("the stream ended before the answer finished", provider=self.name)
         if refused or finish == "content_filter":
@@ -130,6 +173,25 @@ class OpenAIProvider:
         if usage is not None:
             yield Usage(usage.prompt_tokens, usage.completion_tokens)
         yield Finish(finish)
+
+    def _body(self, request: ProviderRequest) -> dict[str, Any]:
+        """The request body, exactly as the SDK would send it."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "stream": True,
+            "messages": _messages(request.messages),
+            self._limit_key: min(request.max_tokens or self._max_tokens, self._max_tokens),
+        }
+        if request.response_schema is not None:
+            body["response_format"] = _response_format(request.response_schema)
+        body["stream_options"] = {"include_usage": True}
+        body["temperature"] = request.temperature
+        return body
+
+    def _open(self, body: dict[str, Any]) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        if self._pool is not None:
+            return post_stream(self.name, self._pool, self._endpoint, _encode(body))
+        return sdk_stream(self._client.chat.completions.with_streaming_response.create(**body))
 
     def _sdk_error(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, openai.APIStatusError):
@@ -162,7 +224,5 @@ def _messages(messages: Iterable[ChatMessage]) -> list[ChatCompletionMessagePara
     return out
 
 
-def _response_format(schema: dict[str, object] | None) -> ResponseFormatJSONSchema | openai.Omit:
-    if schema is None:
-        return openai.omit
+def _response_format(schema: dict[str, Any]) -> ResponseFormatJSONSchema:
     return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema, "strict": True}}

@@ -1,9 +1,11 @@
-"""What the SDK-backed providers share: SSE ``data:`` lines and HTTP failures as typed errors.
+"""What the cloud providers share: the SDK's request headers, and failures as typed errors.
 
-Both providers read the SDK's raw streamed response line by line and decode each payload with
-msgspec into small Structs: building the SDK's pydantic chunk objects would cost more than the
-rest of the hot path together. Errors are described by status, code and headers only, never by
-the provider's message text, so no prompt text can leak into a ProviderError.
+The SDKs build each provider's client (base URL, key, authentication headers); the streaming
+call itself goes through :mod:`margin.providers.http_stream`, with a body encoded by msgspec,
+unless a proxy from the environment applies, in which case it goes through the SDK's own
+streamed response. Either way the providers decode each SSE ``data:`` payload with msgspec into
+small Structs. Errors are described by status, code and headers only, never by the provider's
+message text, so no prompt text can leak into a ProviderError.
 
 The SDKs log every request at INFO on the ``httpx2`` / ``openai`` / ``anthropic`` loggers;
 :func:`margin.logs.configure_logging` turns those down to WARNING (``NOISY_LOGGERS``).
@@ -15,12 +17,17 @@ import contextlib
 import email.utils
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+import urllib.request
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx2
+import msgspec
 import structlog
 
+from margin.providers import http_stream
 from margin.providers.base import (
     ContentFiltered,
     ContextTooLong,
@@ -46,14 +53,93 @@ _FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
 _RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "rate_limit_error"})
 
 
-def sse_data(line: str) -> str | None:
-    """The payload of an SSE ``data:`` line; None for event names, comments and blank lines.
+class SDKClient(Protocol):
+    """What both SDKs' async clients offer for building a request by hand."""
 
-    Both APIs put each event's JSON on a single ``data:`` line, so lines need no joining.
+    @property
+    def base_url(self) -> httpx2.URL: ...
+
+    @property
+    def auth_headers(self) -> dict[str, str]: ...
+
+    @property
+    def default_headers(self) -> Mapping[str, object]: ...
+
+
+def sdk_endpoint(client: SDKClient, path: str, *, read_timeout: float) -> http_stream.Endpoint:
+    """POST ``path`` under the client's base URL, with the headers the SDK itself sends.
+
+    The headers are taken once: keys come from settings and do not change. The SDK's omitted
+    headers (``Omit`` values) are left out; ``Accept-Encoding: identity`` keeps streams plain.
     """
-    if line.startswith("data:"):
-        return line[6:] if line.startswith("data: ") else line[5:]
-    return None
+    headers = {**client.auth_headers, **client.default_headers}
+    sent = {name: value for name, value in headers.items() if isinstance(value, str)}
+    sent.update(
+        {
+            "X-Stainless-Async": "async:asyncio",
+            "x-stainless-retry-count": "0",
+            "x-stainless-read-timeout": str(float(read_timeout)),
+            "x-stainless-raw-response": "stream",
+            "Accept-Encoding": "identity",
+        }
+    )
+    url = str(client.base_url).rstrip("/") + "/" + path.lstrip("/")
+    return http_stream.Endpoint(url, sent)
+
+
+def uses_proxy(url: str) -> bool:
+    """Whether a proxy from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) applies.
+
+    The lean client speaks only directly to the provider, so such streams take the SDK's path.
+    """
+    proxies = urllib.request.getproxies_environment()
+    parts = urlsplit(url)
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def error_fields(body: bytes) -> tuple[str | None, str | None]:
+    """``(code, message)`` of an HTTP error answer in either API's format, as the SDKs read them.
+
+    The code is Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``, else
+    ``error.type``; a body that is not such JSON gives ``(None, None)``.
+    """
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None, None
+    if not isinstance(decoded, dict):
+        return None, None
+    error = decoded.get("error", decoded)  # OpenAI-compatible servers may skip the "error" wrapper
+    if not isinstance(error, dict):
+        return None, None
+    details = error.get("details")
+    candidates = (
+        details.get("error_code") if isinstance(details, dict) else None,
+        error.get("code"),
+        error.get("type"),
+    )
+    code = next((c for c in candidates if isinstance(c, str) and c), None)
+    message = error.get("message")
+    return code, message if isinstance(message, str) else None
+
+
+@contextlib.asynccontextmanager
+async def post_stream(
+    provider: str, pool: http_stream.ConnectionPool, endpoint: http_stream.Endpoint, body: bytes
+) -> AsyncIterator[http_stream.Response]:
+    """The streamed response to ``body``; an HTTP error answer raises its typed error."""
+    async with pool.stream(endpoint, body) as response:
+        if 300 <= response.status < 400:
+            raise ProviderBadRequest(
+                f"the provider answered with a redirect (HTTP {response.status}); set base_url to its target",
+                provider=provider,
+            )
+        if not 200 <= response.status < 300:
+            code, message = error_fields(await response.read())
+            raise status_error(provider, response.status, response.headers, code=code, message=message)
+        yield response
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -128,16 +214,43 @@ def stream_error(provider: str, code: str | None, message: str | None) -> Provid
     return ProviderUnavailable(f"provider error mid-stream{label}", provider=provider)
 
 
+class _SDKStreamedResponse(Protocol):
+    def iter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]: ...
+
+
+@contextlib.asynccontextmanager
+async def sdk_stream(
+    create: contextlib.AbstractAsyncContextManager[_SDKStreamedResponse],
+) -> AsyncIterator[AsyncIterator[list[bytes]]]:
+    """The SDK's streamed response (``with_streaming_response.create``) as batches of lines."""
+    async with create as response, contextlib.aclosing(_line_batches(response.iter_bytes())) as batches:
+        yield batches
+
+
+async def _line_batches(chunks: AsyncIterator[bytes]) -> AsyncGenerator[list[bytes], None]:
+    tail = b""
+    async for chunk in chunks:
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        if lines:
+            yield lines
+    if tail:
+        yield [tail]
+
+
 @contextlib.contextmanager
 def typed_errors(provider: str, sdk_error: Callable[[Exception], ProviderError | None]) -> Iterator[None]:
     """Let only ProviderError out: ``sdk_error`` maps the SDK's own exceptions, this the rest.
 
-    Failures while reading the body come straight from httpx2 (the SDKs do not wrap them).
+    The lean client's failures are :class:`http_stream.HTTPStreamError`; on the SDK's path,
+    failures while reading the body come straight from httpx2 (the SDKs do not wrap them).
     """
     try:
         yield
     except ProviderError:
         raise
+    except http_stream.HTTPStreamError as exc:
+        raise _transport_error(provider, exc) from exc
     except httpx2.TimeoutException as exc:
         raise ProviderTimeout(
             f"no data from the provider in time ({type(exc).__name__})", provider=provider
@@ -152,3 +265,17 @@ def typed_errors(provider: str, sdk_error: Callable[[Exception], ProviderError |
             log.exception("unexpected provider failure", provider=provider)
             error = ProviderUnavailable(f"unexpected failure ({type(exc).__name__})", provider=provider)
         raise error from exc
+
+
+def _transport_error(provider: str, exc: http_stream.HTTPStreamError) -> ProviderError:
+    detail = str(exc)
+    if isinstance(exc, http_stream.ConnectTimeout):
+        return ProviderTimeout(f"the provider did not answer in time ({detail})", provider=provider)
+    if isinstance(exc, http_stream.ReadTimeout):
+        return ProviderTimeout(f"no data from the provider in time ({detail})", provider=provider)
+    if isinstance(exc, http_stream.ConnectFailed):
+        return ProviderUnavailable(f"could not connect to the provider ({detail})", provider=provider)
+    if isinstance(exc, http_stream.ConnectionLost):
+        where = "before the answer" if exc.before_response else "mid-stream"
+        return ProviderUnavailable(f"connection lost {where} ({detail})", provider=provider)
+    return ProviderUnavailable(f"invalid HTTP answer from the provider ({detail})", provider=provider)
