@@ -1,15 +1,14 @@
-"""Errors an adapter raises; the backend maps each to an HTTP status and a friendly message."""
+"""Errors an adapter raises. Each is a :class:`margin.exceptions.MarginError` (a stable ``code``,
+an HTTP ``status``); its message is written for the user and names the problem."""
+
+from margin.exceptions import MessageShownError
 
 
-class AdapterError(Exception):
+class AdapterError(MessageShownError):
     """Base class. ``code`` is the stable machine-readable name sent to the widget."""
 
     code = "adapter_error"
     status = 502
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class RecordNotFoundError(AdapterError):

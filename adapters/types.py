@@ -182,6 +182,13 @@ class QuerySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     aggregate: Aggregate | None = None
 
 
+class QueryPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a model (or the offline parser) answers to a question: a spec, or why there can be none."""
+
+    spec: QuerySpec | None = None
+    unanswerable: str | None = None
+
+
 class QueryResult(msgspec.Struct, frozen=True):
     columns: tuple[str, ...]
     rows: tuple[tuple[Scalar, ...], ...]

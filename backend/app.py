@@ -16,14 +16,16 @@ from margin import __version__
 from margin.config import Settings, load_settings
 from margin.errors import EXCEPTION_HANDLERS
 from margin.logs import configure_logging, litestar_logging_config
-from margin.routes import FeatureController, FeedbackController, HealthController
+from margin.plugins import load_plugins
+from margin.routes import FeedbackController, HealthController, feature_router
 from margin.security import cors_origins
 from margin.services import Services
 from margin.widget_asset import widget_js
 
 
 def create_app(settings: Settings) -> Litestar:
-    services = Services(settings)
+    plugins = load_plugins(settings.plugins)
+    services = Services(settings, plugins)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -34,24 +36,22 @@ def create_app(settings: Settings) -> Litestar:
             await services.stop()
 
     route_handlers: list[ControllerRouterHandler] = [
-        FeatureController,
+        feature_router(services.features, settings.server.heartbeat_s),
         FeedbackController,
         HealthController,
         widget_js,
     ]
-    if settings.mode == "demo":
-        from margin.demo import CASES_API_PATH
-        from margin.demo.cases_api import cases_router
-        from margin.demo.pages import demo_pages_router
-
-        route_handlers.append(cases_router(CASES_API_PATH))
-        route_handlers.append(demo_pages_router())
+    for plugin in plugins:
+        route_handlers.extend(plugin.route_handlers(settings))
 
     return Litestar(
         route_handlers=route_handlers,
         dependencies={
-            "services": Provide(lambda: services, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "services": Provide(lambda: services, sync_to_thread=False, use_cache=True),
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+            "pipeline": Provide(lambda: services.pipeline, sync_to_thread=False, use_cache=True),
+            "interactions": Provide(lambda: services.store, sync_to_thread=False, use_cache=True),
+            "feedback": Provide(lambda: services.feedback, sync_to_thread=False, use_cache=True),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

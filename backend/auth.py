@@ -14,17 +14,23 @@ import jwt
 
 from margin.adapters.types import User
 from margin.config import AuthSettings, TenantSettings
+from margin.exceptions import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
 
 
-class TokenError(Exception):
-    """The token cannot be accepted. ``status`` is 401 (who are you?) or 403 (not allowed)."""
+class TokenError(Unauthorized):
+    """The token cannot be accepted: who are you? (401)."""
 
-    def __init__(self, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+
+class UnknownTenant(TokenError):
+    """The token names a tenant this server does not serve: not allowed (403)."""
+
+    code = Forbidden.code
+    status = Forbidden.status
+
+    def headers(self) -> dict[str, str] | None:
+        return None
 
 
 def mint_token(secret: str, *, tenant: str, user_id: str, roles: Sequence[str] = (), ttl_s: int = 900) -> str:
@@ -46,7 +52,7 @@ def verify_token(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSe
         raise TokenError("Token has no 'tenant' claim")
     tenant = tenants.get(tenant_name)
     if tenant is None:
-        raise TokenError(f"Unknown tenant {tenant_name!r}", status=403)
+        raise UnknownTenant(f"Unknown tenant {tenant_name!r}")
     try:
         claims = jwt.decode(
             token,

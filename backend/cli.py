@@ -56,7 +56,7 @@ def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _demo_settings(args: argparse.Namespace, server_overrides: dict[str, Any] | None = None) -> Settings:
     """What ``margin demo`` runs with; ``margin token`` loads the same to sign with its secret."""
-    overrides: dict[str, Any] = {"mode": "demo", **(server_overrides or {})}
+    overrides: dict[str, Any] = {"plugins": ["demo"], **(server_overrides or {})}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
     return load_settings(args.config, overrides=overrides)
@@ -78,6 +78,9 @@ def _run(target: Litestar | str, settings: Settings, workers: int = 1) -> None:
         port=settings.server.port,
         workers=workers,
         log_config=None,
+        access_log=False,  # one structured interaction line per request instead
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
@@ -126,7 +129,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config, overrides={"mode": "demo"} if args.demo else None)
+    settings = load_settings(args.config, overrides={"plugins": ["demo"]} if args.demo else None)
     print(json.dumps(masked(settings), indent=2))
     return 0
 
@@ -145,7 +148,7 @@ def _cmd_adapters_list(args: argparse.Namespace) -> int:
     if not (configured or args.demo):
         print("  no configuration found (pass --config FILE, or --demo for the demo's adapters)")
         return 0
-    settings = load_settings(args.config, overrides={"mode": "demo"} if args.demo else None)
+    settings = load_settings(args.config, overrides={"plugins": ["demo"]} if args.demo else None)
     if not settings.adapters:
         print("  none")
     for name, section in sorted(settings.adapters.items()):
@@ -155,7 +158,7 @@ def _cmd_adapters_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate_provider(args: argparse.Namespace) -> int:
-    from margin.simulator import Scenario, run_simulator
+    from margin.testing.simulator import Scenario, run_simulator
 
     try:
         scenario = Scenario(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,12 +21,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from margin.adapters.registry import AdapterConfigError, decode_adapter_config
+from margin.plugins import PluginError, load_plugins
 from margin.resilience.config import ProviderTimeouts, ResilienceSettings
 
 ENV_PREFIX = "MARGIN_"
 DEFAULT_CONFIG_FILE = "margin.toml"
 OFFLINE = "offline"
-FEATURES = ("summarize", "draft", "query")
 SECRET_WORDS = ("api_key", "secret", "password", "token")
 """A key containing one of these holds a secret (``token_env`` only names a variable)."""
 
@@ -86,7 +85,8 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    mode: Literal["demo", "production"] = "production"
+    plugins: list[str] = []
+    """Installed plugins to switch on (``margin.plugins`` entry points), e.g. ``["demo"]``."""
     data_dir: str = ".margin"
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -97,15 +97,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tenants: dict[str, TenantSettings] = {}
     adapters: dict[str, dict[str, Any]] = {}
     """``[adapters.NAME]`` sections: ``kind`` (an installed adapter) plus that adapter's settings."""
+    features: dict[str, dict[str, Any]] = {}
+    """``[features.NAME]`` sections: that feature's own settings (e.g. triage's lists)."""
     redis_url: str | None = None
     """Shared state (breakers, limits, cache) for many replicas; None keeps it all in-process."""
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:
-        if self.log_format is not None:
-            return self.log_format
-        return "console" if self.mode == "demo" else "json"
+        return self.log_format or "json"
 
     def chain_for(self, feature: str, tenant: str | None = None) -> list[str]:
         own = self.tenants[tenant].chains if tenant in self.tenants else {}
@@ -135,6 +135,12 @@ def load_settings(
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"Invalid configuration: {_describe(exc)}") from exc
+    try:
+        plugins = load_plugins(settings.plugins)
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from exc
+    for plugin in plugins:
+        settings = plugin.configure(settings)
     return _complete(settings)
 
 
@@ -177,7 +183,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 def _env_value(path: list[str], value: str) -> Any:
     """Lists (chains, allowed origins) are comma-separated in the environment."""
     in_tenant = path[0] == "tenants" and (path[-1] in ("allowed_origins", "adapters") or "chains" in path)
-    if path[0] == "chains" or in_tenant:
+    if path[0] in ("chains", "plugins") or in_tenant:
         return [item.strip() for item in value.split(",") if item.strip()]
     if path == ["log_level"]:
         return value.lower()
@@ -212,11 +218,7 @@ def _apply_key_variables(raw: dict[str, Any], env: Mapping[str, str]) -> None:
 def _complete(settings: Settings) -> Settings:
     """Add the offline provider and default chains, then check cross-references."""
     providers = dict(settings.providers)
-    # In the demo the offline provider paces its words, so people can watch an answer stream.
-    pace_ms = 12.0 if settings.mode == "demo" else 0.0
-    providers.setdefault(
-        OFFLINE, ProviderSettings(kind="offline", model="margin-offline-1", local=True, pace_ms=pace_ms)
-    )
+    providers.setdefault(OFFLINE, ProviderSettings(kind="offline", model="margin-offline-1", local=True))
     for name, provider in providers.items():
         if provider.kind in ("openai", "anthropic") and not provider.api_key:
             raise ConfigError(f"providers.{name}.api_key: required for a {provider.kind} provider")
@@ -231,16 +233,8 @@ def _complete(settings: Settings) -> Settings:
         _check_chains(f"tenants.{tenant_name}.chains", tenant_settings.chains, providers)
     adapters = dict(settings.adapters)
     tenants = dict(settings.tenants)
-    if settings.mode == "demo":
-        from margin.demo import demo_adapter_sections  # the demo's own host apps
-
-        for name, section in demo_adapter_sections(settings).items():
-            adapters.setdefault(name, section)
-        if not tenants:
-            secret = demo_secret(Path(settings.data_dir))
-            tenants["demo"] = TenantSettings(secret=secret, allowed_origins=["*"], adapters=sorted(adapters))
     if not tenants:
-        raise ConfigError("tenants: at least one tenant is required outside demo mode")
+        raise ConfigError('tenants: at least one tenant is required (or plugins = ["demo"] for the demo\'s)')
     for name, section in adapters.items():
         try:
             decode_adapter_config(name, section)
@@ -259,16 +253,19 @@ def _complete(settings: Settings) -> Settings:
                     f"tenants.{name}.adapters: unknown adapter {adapter!r}; configured: {sorted(adapters)}"
                 )
     _check_resilience_tenants(settings.resilience, tenants)
-    return msgspec.structs.replace(
-        settings, providers=providers, chains=chains, tenants=tenants, adapters=adapters
-    )
+    return msgspec.structs.replace(settings, providers=providers, chains=chains)
 
 
 def _check_chains(section: str, chains: Mapping[str, list[str]], providers: Mapping[str, object]) -> None:
+    from margin.features.registry import (
+        installed_feature_names,
+    )  # not at import: it loads the features' types
+
+    features = installed_feature_names()
     for key, chain in chains.items():
-        if key != "default" and key not in FEATURES:
+        if key != "default" and key not in features:
             raise ConfigError(
-                f"{section}.{key}: unknown feature; expected one of default, {', '.join(FEATURES)}"
+                f"{section}.{key}: unknown feature; expected one of default, {', '.join(features)}"
             )
         if not chain:
             raise ConfigError(f"{section}.{key}: must name at least one provider")
@@ -288,35 +285,6 @@ def _check_resilience_tenants(resilience: ResilienceSettings, tenants: Mapping[s
         for name in entries:
             if name not in tenants:
                 raise ConfigError(f"{key}.{name}: unknown tenant; configured: {sorted(tenants)}")
-
-
-def demo_secret(data_dir: Path) -> str:
-    """The demo tenant's signing secret, made once and kept in the data directory.
-
-    ``margin demo`` and ``margin token`` both read it, so a printed token works against the demo.
-    """
-    path = data_dir / "demo-tenant-secret"
-    try:
-        if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            staging = data_dir / f".demo-tenant-secret.{os.getpid()}"
-            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-            try:
-                os.link(staging, path)  # atomic; if another process won the race, keep its secret
-            except FileExistsError:
-                pass
-            finally:
-                staging.unlink()
-        secret = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"data_dir: cannot keep the demo tenant secret in {data_dir}: {exc.strerror}"
-        ) from exc
-    if len(secret) < 32:
-        raise ConfigError(f"data_dir: {path} is damaged (secret too short); delete it to make a new one")
-    return secret
 
 
 def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:

@@ -1,7 +1,9 @@
 """One error shape for every failure: ``{"status_code", "code", "detail", "extra"?}``.
 
-``code`` is stable and machine-readable (the widget picks its friendly message by it);
-``detail`` names the problem in words.
+``code`` is stable and machine-readable (the widget picks its friendly message by it; the codes
+are listed in docs/api.md); ``detail`` names the problem in words. Every
+:class:`margin.exceptions.MarginError` maps through one handler; anything unexpected becomes a
+500 ``internal_error`` with its traceback in the log, never an HTML page or a bare status.
 """
 
 from __future__ import annotations
@@ -9,17 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from margin.adapters import (
-    AdapterError,
-    ForbiddenError,
-    HostTimeoutError,
-    HostUnavailableError,
-    RecordNotFoundError,
-)
+from margin.exceptions import MarginError
+
+log = structlog.get_logger("margin.errors")
 
 HTTP_CODES = {
     400: "invalid_request",
@@ -30,31 +29,6 @@ HTTP_CODES = {
     413: "body_too_large",
     429: "rate_limited",
 }
-STREAM_ERROR_STATUS = {
-    "rate_limited": 429,
-    "timeout": 504,
-    "unavailable": 503,
-    "bad_request": 502,
-    "content_filtered": 422,
-    "context_too_long": 422,
-    "sensitive_data": 503,
-    **{
-        cls.code: cls.status
-        for cls in (RecordNotFoundError, ForbiddenError, HostUnavailableError, HostTimeoutError)
-    },
-}
-"""The HTTP status of an ``error`` event's code, for JSON responses."""
-
-
-class Refused(Exception):
-    """A request turned away before its response starts (a limit, sensitive data with nowhere to go)."""
-
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -82,19 +56,22 @@ def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[E
         detail = "Invalid request body: " + "; ".join(problems) if problems else detail
     if status == 413:
         detail = "Request body is too large"
+    if status >= 500:
+        log.error("request.failed", status=status, detail=detail)
     return error_response(status, HTTP_CODES.get(status, "error"), detail, exc.extra or None, exc.headers)
 
 
-def _adapter_error(_: Request[Any, Any, Any], exc: AdapterError) -> Response[ErrorBody]:
-    return error_response(exc.status, exc.code, exc.message)
+def _margin_error(_: Request[Any, Any, Any], exc: MarginError) -> Response[ErrorBody]:
+    return error_response(exc.status, exc.code, exc.detail(), headers=exc.headers())
 
 
-def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
-    return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.error("request.crashed", method=request.method, path=request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on Margin's side; it has been logged.")
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    Refused: _refused,
+    MarginError: _margin_error,
     HTTPException: _http_exception,
-    AdapterError: _adapter_error,
+    Exception: _unexpected,
 }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from margin.adapters.types import Scalar
+from margin.exceptions import MarginError
 
 MetaMode = Literal["start", "continue", "restart"]
 
@@ -31,18 +31,27 @@ class DeltaEvent(msgspec.Struct, tag="delta"):
 
 
 class ResultEvent(msgspec.Struct, tag="result", kw_only=True):
-    """A structured payload: for ``query``, the table and the spec restated as a sentence."""
+    """A feature's structured answer; ``kind`` (its descriptor's ``result``) says how to show
+    ``data``: ``table`` for query, ``triage`` for triage, any other kind as plain key/value text."""
 
-    columns: tuple[str, ...]
-    rows: tuple[tuple[Scalar, ...], ...]
-    total: int
-    description: str
+    kind: str
+    data: Any
 
 
 class ErrorEvent(msgspec.Struct, tag="error", kw_only=True):
+    """The answer failed: ``code`` is stable (see docs/api.md), ``message`` is fit to show, and
+    ``status`` is the HTTP status the same failure has as a JSON response."""
+
     code: str
     message: str
+    status: int = 502
     retry_after: float | None = None
+
+    @classmethod
+    def of(cls, error: MarginError) -> ErrorEvent:
+        return cls(
+            code=error.code, message=error.detail(), status=error.status, retry_after=error.retry_after
+        )
 
 
 class UsageSummary(msgspec.Struct):

@@ -1,22 +1,24 @@
-"""HTTP routes: the feature endpoints (SSE or JSON) and the health checks."""
+"""HTTP routes: one POST endpoint per registered feature (SSE or JSON), the feature list,
+feedback and the health checks. Feature routes are built from the registry, so a feature from
+another package gets its endpoint and its OpenAPI entry without a change here."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
-from datetime import date
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from margin.adapters import User
-from margin.config import FEATURES
-from margin.errors import STREAM_ERROR_STATUS, ErrorBody, error_response
+from margin.errors import ErrorBody, error_response
 from margin.events import (
     DeltaEvent,
     DoneEvent,
@@ -26,9 +28,11 @@ from margin.events import (
     MetaEvent,
     ResultEvent,
 )
-from margin.features.prepare import prepare
-from margin.features.requests import DraftRequest, FeatureRequest, QueryRequest, SummarizeRequest
-from margin.feedback import Feedback, FeedbackIn
+from margin.features.base import Feature, FeatureList
+from margin.features.pipeline import Pipeline
+from margin.features.registry import FeatureRegistry
+from margin.feedback import Feedback, FeedbackIn, FeedbackStore
+from margin.interactions import InteractionStore
 from margin.security import provide_user
 from margin.services import Services
 from margin.sse import SSE_HEADERS, sse_frames
@@ -40,78 +44,70 @@ _RESPONSES = {
         description=f"JSON answer; with 'Accept: {EVENT_STREAM}' an SSE stream of "
         "meta, delta, result, error and done events instead",
     ),
+    400: ResponseSpec(ErrorBody, description="Invalid request body; the detail names the field"),
     401: ResponseSpec(ErrorBody, description="Missing, malformed, forged or expired token"),
     403: ResponseSpec(ErrorBody, description="Unknown tenant or origin not allowed"),
-    404: ResponseSpec(ErrorBody, description="Record not found"),
+    404: ResponseSpec(ErrorBody, description="Record not found, or the feature does not apply to it"),
+    429: ResponseSpec(ErrorBody, description="Over a rate limit or budget (Retry-After says when to retry)"),
+    503: ResponseSpec(ErrorBody, description="Sensitive data and no in-house model to take it"),
 }
 
 
-class FeatureController(Controller):
-    path = "/v1"
-    tags = ["features"]
-    dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
+def feature_router(registry: FeatureRegistry, heartbeat_s: float) -> Router:
+    """``POST /v1/<name>`` for every feature, plus ``GET /v1/features``."""
+    handlers: list[HTTPRouteHandler] = [_feature_handler(feature, heartbeat_s) for feature in registry]
+    infos = FeatureList(registry.infos())
 
-    @post("/summarize", status_code=200, responses=_RESPONSES, summary="Summarise a record")
-    async def summarize(
-        self,
-        data: JSONBody[SummarizeRequest],
-        request: Request[Any, Any, Any],
-        user: NamedDependency[User],
-        services: NamedDependency[Services],
-    ) -> Response[Any]:
-        return await _respond(data, request, user, services)
+    @get("/features", summary="The features this server offers, for the widget's tabs and forms")
+    async def features(user: NamedDependency[User]) -> FeatureList:
+        return infos
 
-    @post(
-        "/draft",
-        status_code=200,
-        responses=_RESPONSES,
-        summary="Draft a reply, e-mail or note about a record",
-    )
-    async def draft(
-        self,
-        data: JSONBody[DraftRequest],
-        request: Request[Any, Any, Any],
-        user: NamedDependency[User],
-        services: NamedDependency[Services],
-    ) -> Response[Any]:
-        return await _respond(data, request, user, services)
-
-    @post(
-        "/query",
-        status_code=200,
-        responses=_RESPONSES,
-        summary="Answer a plain-language question with a table",
-    )
-    async def query(
-        self,
-        data: JSONBody[QueryRequest],
-        request: Request[Any, Any, Any],
-        user: NamedDependency[User],
-        services: NamedDependency[Services],
-    ) -> Response[Any]:
-        return await _respond(data, request, user, services)
+    names = ", ".join(registry.names())
 
     @post("/{feature:str}", status_code=404, include_in_schema=False)
-    async def unknown_feature(self, feature: FromPath[str]) -> None:
-        raise NotFoundException(f"Unknown feature {feature!r}; available: {', '.join(FEATURES)}")
+    async def unknown_feature(feature: FromPath[str]) -> None:
+        raise NotFoundException(f"Unknown feature {feature!r}; available: {names}")
+
+    return Router(
+        path="/v1",
+        route_handlers=[*handlers, features, unknown_feature],
+        dependencies={"user": Provide(provide_user, sync_to_thread=False)},
+        tags=["features"],
+    )
 
 
-async def _respond(
-    body: FeatureRequest,
-    request: Request[Any, Any, Any],
-    user: NamedDependency[User],
-    services: NamedDependency[Services],
-) -> Response[Any]:
-    today = date.today()
-    adapter = services.adapter_for(user.tenant)
-    prepared = await prepare(body, user, adapter, today)
-    chain = services.runner.chain(services.settings.chain_for(prepared.feature, user.tenant))
-    admitted = await services.admission.admit(prepared, chain, user)  # refusals keep their status
-    events = services.runner.run(prepared, admitted, user, adapter, today)
-    if EVENT_STREAM in request.headers.get("accept", "").lower():  # JSON unless a stream is asked for
-        frames = sse_frames(events, services.settings.server.heartbeat_s)
-        return Stream(frames, media_type=EVENT_STREAM, headers=SSE_HEADERS)
-    return await _collect(events)
+def _feature_handler(feature: Feature, heartbeat_s: float) -> HTTPRouteHandler:
+    async def handler(
+        data: Any,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[User],
+        pipeline: NamedDependency[Pipeline],
+    ) -> Response[Any]:
+        arrived = time.perf_counter()
+        run = await pipeline.open(feature, data, user, arrived)  # refusals keep their status
+        events = run.events()
+        if EVENT_STREAM in request.headers.get("accept", "").lower():  # JSON unless a stream is asked for
+            return Stream(sse_frames(events, heartbeat_s), media_type=EVENT_STREAM, headers=SSE_HEADERS)
+        return await _collect(events)
+
+    # Litestar reads the body type from the annotation: give each feature its own request type.
+    body_type = feature.request_type
+    handler.__annotations__ = {
+        "data": JSONBody[body_type],  # type: ignore[misc,valid-type]  # known only at run time
+        "request": Request[Any, Any, Any],
+        "user": NamedDependency[User],
+        "pipeline": NamedDependency[Pipeline],
+        "return": Response[Any],
+    }
+    handler.__name__ = handler.__qualname__ = f"feature_{feature.name}"
+    return post(
+        f"/{feature.name}",
+        status_code=200,
+        responses=_RESPONSES,
+        summary=feature.summary,
+        description=f"Feature `{feature.name}` ({feature.title}).",
+        operation_id=f"feature_{feature.name}",
+    )(handler)
 
 
 async def _collect(events: AsyncGenerator[FeatureEvent, None]) -> Response[Any]:
@@ -126,9 +122,8 @@ async def _collect(events: AsyncGenerator[FeatureEvent, None]) -> Response[Any]:
         elif isinstance(event, ResultEvent):
             result = event
         elif isinstance(event, ErrorEvent):
-            status = STREAM_ERROR_STATUS.get(event.code, 502)
             headers = {"Retry-After": str(round(event.retry_after))} if event.retry_after else None
-            return error_response(status, event.code, event.message, headers=headers)
+            return error_response(event.status, event.code, event.message, headers=headers)
         elif isinstance(event, DoneEvent) and meta is not None:
             return Response(FeatureResponse(meta=meta, text="".join(text), result=result, done=event))
     raise RuntimeError("feature stream ended without done or error")  # a bug, not an input problem
@@ -141,19 +136,26 @@ class FeedbackController(Controller):
 
     @post("/", summary="Thumbs up or down on an answer (a later one replaces an earlier one)")
     async def give(
-        self, data: JSONBody[FeedbackIn], user: NamedDependency[User], services: NamedDependency[Services]
+        self,
+        data: JSONBody[FeedbackIn],
+        user: NamedDependency[User],
+        interactions: NamedDependency[InteractionStore],
+        feedback: NamedDependency[FeedbackStore],
     ) -> Response[Feedback]:
-        interaction = await services.store.get(data.interaction_id)
+        interaction = await interactions.get(data.interaction_id)
         if interaction is None or interaction.tenant != user.tenant:
             raise NotFoundException(f"No interaction {data.interaction_id!r}")
-        stored, created = await services.feedback.put(user.tenant, user.user_id, data)
+        stored, created = await feedback.put(user.tenant, user.user_id, data)
         return Response(stored, status_code=201 if created else 200)
 
     @get("/{interaction_id:str}", summary="The signed-in user's feedback on one interaction")
     async def read(
-        self, interaction_id: FromPath[str], user: NamedDependency[User], services: NamedDependency[Services]
+        self,
+        interaction_id: FromPath[str],
+        user: NamedDependency[User],
+        feedback: NamedDependency[FeedbackStore],
     ) -> Feedback:
-        stored = await services.feedback.get(interaction_id, user.user_id)
+        stored = await feedback.get(interaction_id, user.user_id)
         if stored is None or stored.tenant != user.tenant:
             raise NotFoundException(f"No feedback from you on interaction {interaction_id!r}")
         return stored

@@ -6,32 +6,25 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from margin.adapters import User
-from margin.auth import TokenError, verify_token
+from margin.auth import verify_token
 from margin.config import Settings
+from margin.exceptions import Forbidden, Unauthorized
 
 
 def provide_user(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> User:
     header = request.headers.get("authorization")
     if not header:
-        raise NotAuthorizedException(
-            "Missing Authorization header (expected 'Bearer <token>')", headers=_CHALLENGE
-        )
+        raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException("Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
-    try:
-        user = verify_token(token.strip(), settings.tenants, settings.auth)
-    except TokenError as exc:
-        if exc.status == 403:
-            raise PermissionDeniedException(exc.message) from exc
-        raise NotAuthorizedException(exc.message, headers=_CHALLENGE) from exc
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    user = verify_token(token.strip(), settings.tenants, settings.auth)
     origin = request.headers.get("origin")
     allowed = settings.tenants[user.tenant].allowed_origins
     if origin and "*" not in allowed and origin not in allowed:
-        raise PermissionDeniedException(f"Origin {origin} is not allowed for tenant {user.tenant!r}")
+        raise Forbidden(f"Origin {origin} is not allowed for tenant {user.tenant!r}")
     return user
 
 
@@ -39,6 +32,3 @@ def cors_origins(settings: Settings) -> list[str]:
     """Origins any tenant allows; each request is then checked against its own tenant's list."""
     origins = {origin for tenant in settings.tenants.values() for origin in tenant.allowed_origins}
     return ["*"] if "*" in origins else sorted(origins)
-
-
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}

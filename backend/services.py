@@ -12,10 +12,13 @@ from margin.adapters.routing import RecordTypeRouter
 from margin.config import Settings
 from margin.features.admission import Admission
 from margin.features.answers import AnswerSource
+from margin.features.pipeline import Pipeline
+from margin.features.registry import FeatureRegistry
 from margin.features.router import ProviderRouter
-from margin.features.runner import FeatureRunner
+from margin.features.variants import DefaultVariants
 from margin.feedback import FeedbackStore
 from margin.interactions import InteractionStore
+from margin.plugins import Plugin
 from margin.providers import Provider, build_provider
 from margin.resilience.breaker import Breakers
 from margin.resilience.cache import ResponseCache
@@ -28,8 +31,10 @@ log = structlog.get_logger("margin.app")
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, plugins: list[Plugin]) -> None:
         self.settings = settings
+        self.plugins = plugins
+        self.features = FeatureRegistry.load(settings.features)
         self.providers: dict[str, Provider] = {
             name: build_provider(name, provider) for name, provider in settings.providers.items()
         }
@@ -48,20 +53,24 @@ class Services:
         self.limits = Limits(resilience.limits, self.shared)
         detector = SensitiveDetector(resilience.sensitive)
         pricing = Pricing(settings.providers)
-        self.admission = Admission(settings, detector, self.limits, pricing)
         answers = AnswerSource(
             ProviderRouter(settings, self.breakers), ResponseCache(resilience.cache, self.shared)
         )
-        self.runner = FeatureRunner(self.providers, answers, detector, self.limits, pricing, self.store)
-
-    def adapter_for(self, tenant: str) -> RecordTypeRouter:
-        return self.tenant_adapters[tenant]
+        self.pipeline = Pipeline(
+            providers=self.providers,
+            adapters=self.tenant_adapters,
+            variants=DefaultVariants(settings),
+            admission=Admission(settings, detector, self.limits, pricing),
+            answers=answers,
+            detector=detector,
+            limits=self.limits,
+            pricing=pricing,
+            store=self.store,
+        )
 
     async def start(self) -> None:
-        if self.settings.mode == "demo":
-            from margin.demo import ensure_demo_crm
-
-            ensure_demo_crm(self.settings.data_dir)
+        for plugin in self.plugins:
+            await plugin.start(self.settings)
         await self.shared.run(lambda redis: redis.ping(), lambda: None)  # one warning now if it is down
         await self.store.open()
         await self.feedback.open()
@@ -71,7 +80,8 @@ class Services:
             await router.load()
         log.info(
             "margin.started",
-            mode=self.settings.mode,
+            plugins=self.settings.plugins,
+            features=list(self.features.names()),
             providers=sorted(self.providers),
             adapters=sorted(self.adapters),
             chains=self.settings.chains,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from margin.adapters.types import FieldValue, RecordContext, RecordRef, TimelineEntry
 from margin.prompts import fenced_json, record_for_prompt, render_prompt
-from margin.providers.base import ProviderRequest, SummarizeTask
+from margin.providers.base import ProviderRequest
 from margin.resilience.sensitive import SensitiveDetector
 
 PROSE = [
@@ -54,14 +54,14 @@ def request_of(lines: list[str], kb: int, rng: random.Random) -> ProviderRequest
             ),
             timeline=tuple(notes),
         )
-        _, messages = render_prompt(
-            "summarize",
+        messages = render_prompt(
+            "summarize.v1",
             audience="business user",
             record_label="deal",
             record_json=fenced_json(record_for_prompt(record)),
         )
         if sum(len(m.content) for m in messages) >= kb * 1000:
-            return ProviderRequest(task=SummarizeTask(record), messages=messages)
+            return ProviderRequest(record=record, messages=messages)
 
 
 def best_ms(call: Callable[[], object], runs: int, per_run: int = 50) -> float:

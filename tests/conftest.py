@@ -29,7 +29,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """
     demo_adapters = ["demo_crm", "demo_cases"]
     raw: dict[str, Any] = {
-        "mode": "demo",
+        "plugins": ["demo"],
         "data_dir": str(tmp_path / "data"),
         "log_format": "json",
         "server": {"port": free_port()},

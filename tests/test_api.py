@@ -67,7 +67,7 @@ def test_query_streams_a_result_table(server: ServerThread) -> None:
     body = {"question": "deals over $40,000, largest first"}
     response = httpx.post(f"{server.url}/v1/query", json=body, headers=auth(**SSE))
     events = events_of(response.text)
-    result = next(e.data for e in events if e.event == "result")
+    result = next(e.data["data"] for e in events if e.event == "result" and e.data["kind"] == "table")
     amounts = [row[result["columns"].index("amount")] for row in result["rows"]]
     assert (
         amounts == sorted(amounts, reverse=True) and min(amounts) > 40000 and result["total"] == len(amounts)
@@ -212,7 +212,7 @@ def test_a_rep_cannot_read_someone_elses_deal(server: ServerThread) -> None:
 def test_a_rep_only_gets_their_own_deals_from_a_query(server: ServerThread) -> None:
     bob = {"Authorization": f"Bearer {token_for('acme', 'bob', roles=('rep',))}"}
     response = httpx.post(f"{server.url}/v1/query", json={"question": "all deals"}, headers=bob)
-    result = response.json()["result"]
+    result = response.json()["result"]["data"]
     owners = {row[result["columns"].index("owner")] for row in result["rows"]}
     assert owners == {"bob"}
 

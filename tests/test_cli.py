@@ -16,12 +16,13 @@ import structlog
 import uvicorn
 from litestar import Litestar
 
-from margin import __version__, simulator
+from margin import __version__
 from margin.auth import verify_token
 from margin.cli import main
 from margin.config import load_settings
 from margin.logs import configure_logging, litestar_logging_config
-from margin.simulator import Scenario
+from margin.testing import simulator
+from margin.testing.simulator import Scenario
 
 TENANT_SECRET = "acme-tenant-secret-0123456789abcdef"
 TENANT_CONFIG = f"""
@@ -90,7 +91,7 @@ def test_demo_token_verifies_against_the_demo_settings(
     out = capsys.readouterr().out
     assert code == 0
     assert out.count("\n") == 1
-    settings = load_settings(env={}, overrides={"mode": "demo", "data_dir": data_dir})
+    settings = load_settings(env={}, overrides={"plugins": ["demo"], "data_dir": data_dir})
     user = verify_token(out.strip(), settings.tenants, settings.auth)
     assert (user.tenant, user.user_id, user.roles) == ("demo", "alice", ("agent", "admin"))
 
@@ -130,7 +131,7 @@ def test_config_check_prints_masked_json(
 
     out = capsys.readouterr().out
     shown = json.loads(out)
-    assert shown["mode"] == "production"
+    assert shown["plugins"] == []
     assert shown["providers"]["openai"]["api_key"] == "***"
     assert shown["tenants"]["acme"]["secret"] == "***"
     assert shown["chains"]["default"] == ["openai", "offline"]
@@ -142,7 +143,7 @@ def test_config_check_with_demo_defaults(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["config", "check", "--demo"]) == 0
 
     shown = json.loads(capsys.readouterr().out)
-    assert (shown["mode"], shown["tenants"]["demo"]["secret"]) == ("demo", "***")
+    assert (shown["plugins"], shown["tenants"]["demo"]["secret"]) == (["demo"], "***")
     assert (tmp_path / ".margin" / "demo-tenant-secret").exists()
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from margin.config import ConfigError, Settings, demo_secret, load_settings, masked
+from margin.config import ConfigError, Settings, load_settings, masked
+from margin.demo import demo_secret
 from margin.demo.crm_config import demo_crm_config
 
 TENANT_SECRET = "t" * 40
@@ -22,7 +23,7 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def demo(tmp_path: Path, env: dict[str, str] | None = None, **overrides: object) -> Settings:
     """Demo-mode settings rooted in tmp_path, read from ``env`` only, never the real environment."""
-    overrides = {"mode": "demo", "data_dir": str(tmp_path / "data"), **overrides}
+    overrides = {"plugins": ["demo"], "data_dir": str(tmp_path / "data"), **overrides}
     return load_settings(env=env or {}, overrides=overrides)
 
 
@@ -75,7 +76,7 @@ def test_toml_file(tmp_path: Path) -> None:
 
     settings = load_settings(path, env={})
 
-    assert settings.mode == "production"
+    assert settings.plugins == []
     assert settings.server.port == 9100
     assert settings.providers["local"].local is True
     assert settings.chain_for("draft") == ["local", "offline"]
@@ -84,7 +85,7 @@ def test_toml_file(tmp_path: Path) -> None:
 
 
 def test_config_file_from_environment(tmp_path: Path) -> None:
-    path = write_toml(tmp_path, 'mode = "demo"\n[server]\nport = 9200\n')
+    path = write_toml(tmp_path, 'plugins = ["demo"]\n[server]\nport = 9200\n')
 
     settings = load_settings(env={"MARGIN_CONFIG": str(path), "MARGIN_DATA_DIR": str(tmp_path)})
 
@@ -99,7 +100,7 @@ def test_missing_and_invalid_config_files(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_file_with_nesting_and_conversion(tmp_path: Path) -> None:
-    path = write_toml(tmp_path, 'mode = "demo"\n[server]\nport = 9100\n')
+    path = write_toml(tmp_path, 'plugins = ["demo"]\n[server]\nport = 9100\n')
     env = {
         "MARGIN_DATA_DIR": str(tmp_path),
         "MARGIN_SERVER__PORT": "9000",
@@ -135,7 +136,7 @@ def test_unknown_key_is_rejected_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="prot"):
         demo(tmp_path, env={"MARGIN_SERVER__PROT": "9000"})
     with pytest.raises(ConfigError, match="colour"):
-        load_settings(write_toml(tmp_path, 'mode = "demo"\ncolour = "blue"\n'), env={})
+        load_settings(write_toml(tmp_path, 'plugins = ["demo"]\ncolour = "blue"\n'), env={})
 
 
 def test_chain_naming_an_unknown_provider(tmp_path: Path) -> None:

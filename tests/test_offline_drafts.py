@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 import pytest
 from offline_fixtures import ACME_DEAL, EMPTY_RECORD, GLOBEX_CASE
 
 from margin.adapters.types import FieldValue
-from margin.providers.base import DRAFT_KINDS, ProviderBadRequest
+from margin.features.draft import DraftKind
+from margin.providers.base import ProviderBadRequest
 from margin.providers.offline.drafts import render_draft, rephrase_instruction
 
+DRAFT_KINDS = get_args(DraftKind)
 INSTRUCTION = "tell them their discount expires on Friday"
 
 

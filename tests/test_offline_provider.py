@@ -9,20 +9,17 @@ import msgspec
 import pytest
 from offline_fixtures import ACME_DEAL, GLOBEX_CASE, SCHEMA, TODAY
 
+from margin.adapters import QueryPlan, RecordContext
 from margin.config import ProviderSettings
 from margin.providers import build_provider
 from margin.providers.base import (
     ChatMessage,
-    DraftTask,
     Finish,
     Provider,
     ProviderBadRequest,
+    ProviderError,
     ProviderEvent,
     ProviderRequest,
-    QueryPlan,
-    QueryTask,
-    SummarizeTask,
-    Task,
     TextDelta,
     Usage,
 )
@@ -30,16 +27,34 @@ from margin.providers.offline import OfflineProvider, parse_question, render_dra
 
 
 def make(pace_ms: float = 0.0, model: str = "") -> OfflineProvider:
-    settings = ProviderSettings(kind="offline", model=model, pace_ms=pace_ms)
-    return OfflineProvider("offline", settings, today=lambda: TODAY)
+    return OfflineProvider("offline", ProviderSettings(kind="offline", model=model, pace_ms=pace_ms))
 
 
-def request(task: Task) -> ProviderRequest:
-    return ProviderRequest(task=task, messages=(ChatMessage("user", "ignored by the offline provider"),))
+def summary(record: RecordContext) -> ProviderRequest:
+    return ProviderRequest(
+        messages=(ChatMessage("user", "ignored"),), record=record, offline=lambda: summarize(record)
+    )
 
 
-async def collect(provider: OfflineProvider, task: Task) -> list[ProviderEvent]:
-    return [event async for event in provider.stream(request(task))]
+def draft(record: RecordContext, kind: str, instruction: str | None = None) -> ProviderRequest:
+    return ProviderRequest(
+        messages=(ChatMessage("user", "ignored"),),
+        record=record,
+        offline=lambda: render_draft(record, kind, instruction),
+    )
+
+
+def query(question: str) -> ProviderRequest:
+    """Structured: the offline answer is JSON, streamed in pieces; input is the user's words."""
+    return ProviderRequest(
+        messages=(ChatMessage("system", "not counted"), ChatMessage("user", question)),
+        response_schema={"type": "object"},
+        offline=lambda: msgspec.json.encode(parse_question(question, SCHEMA, TODAY)).decode(),
+    )
+
+
+async def collect(provider: OfflineProvider, request: ProviderRequest) -> list[ProviderEvent]:
+    return [event async for event in provider.stream(request)]
 
 
 def split(events: list[ProviderEvent]) -> tuple[list[str], Usage, Finish]:
@@ -65,7 +80,7 @@ def test_the_factory_builds_it_from_configuration() -> None:
 
 
 async def test_a_summary_streams_word_by_word_then_usage_then_finish() -> None:
-    deltas, usage, finish = split(await collect(make(), SummarizeTask(record=ACME_DEAL)))
+    deltas, usage, finish = split(await collect(make(), summary(ACME_DEAL)))
     assert len(deltas) > 50
     assert all(len(piece.split()) == 1 for piece in deltas)
     assert "".join(deltas) == summarize(ACME_DEAL)
@@ -75,7 +90,7 @@ async def test_a_summary_streams_word_by_word_then_usage_then_finish() -> None:
 
 
 async def test_a_draft_streams_the_rendered_template() -> None:
-    task = DraftTask(record=GLOBEX_CASE, kind="case_reply", instruction="apologize for the delay")
+    task = draft(GLOBEX_CASE, "case_reply", "apologize for the delay")
     deltas, usage, _ = split(await collect(make(), task))
     assert "".join(deltas) == render_draft(GLOBEX_CASE, "case_reply", "apologize for the delay")
     assert "I'm sorry for the delay." in "".join(deltas)
@@ -84,12 +99,26 @@ async def test_a_draft_streams_the_rendered_template() -> None:
 
 async def test_an_unknown_draft_kind_fails_with_a_bad_request() -> None:
     with pytest.raises(ProviderBadRequest, match="haiku"):
-        await collect(make(), DraftTask(record=ACME_DEAL, kind="haiku"))
+        await collect(make(), draft(ACME_DEAL, "haiku"))
+
+
+async def test_a_request_without_an_offline_answer_is_a_bad_request() -> None:
+    with pytest.raises(ProviderBadRequest, match="no offline answer"):
+        await collect(make(), ProviderRequest(messages=(ChatMessage("user", "hello"),)))
+
+
+async def test_a_failing_offline_answer_is_a_provider_error() -> None:
+    def broken() -> str:
+        raise KeyError("missing field")
+
+    request = ProviderRequest(messages=(ChatMessage("user", "hello"),), offline=broken)
+    with pytest.raises(ProviderError, match="offline provider failed"):
+        await collect(make(), request)
 
 
 async def test_a_question_streams_a_query_plan_as_json() -> None:
     question = "top 5 open deals closing this month"
-    deltas, usage, finish = split(await collect(make(), QueryTask(question=question, schema=SCHEMA)))
+    deltas, usage, finish = split(await collect(make(), query(question)))
     assert len(deltas) >= 3
     plan = msgspec.json.decode("".join(deltas), type=QueryPlan)
     assert plan == parse_question(question, SCHEMA, TODAY)
@@ -100,9 +129,7 @@ async def test_a_question_streams_a_query_plan_as_json() -> None:
 
 
 async def test_an_unanswerable_question_is_still_a_plan_not_an_error() -> None:
-    deltas, _, _ = split(
-        await collect(make(), QueryTask(question="deals by favourite colour", schema=SCHEMA))
-    )
+    deltas, _, _ = split(await collect(make(), query("deals by favourite colour")))
     plan = msgspec.json.decode("".join(deltas), type=QueryPlan)
     assert plan.spec is None
     assert plan.unanswerable is not None
@@ -110,7 +137,7 @@ async def test_an_unanswerable_question_is_still_a_plan_not_an_error() -> None:
 
 
 async def test_answers_are_deterministic() -> None:
-    task = SummarizeTask(record=GLOBEX_CASE)
+    task = summary(GLOBEX_CASE)
     assert await collect(make(), task) == await collect(make(), task)
 
 
@@ -123,7 +150,7 @@ async def test_pacing_sleeps_between_pieces_without_blocking_the_loop() -> None:
             await asyncio.sleep(0.005)
             ticks += 1
 
-    task = DraftTask(record=ACME_DEAL, kind="internal_note")
+    task = draft(ACME_DEAL, "internal_note")
     pieces = len(split(await collect(make(), task))[0])
     background = asyncio.create_task(ticker())
     started = time.perf_counter()
@@ -136,11 +163,11 @@ async def test_pacing_sleeps_between_pieces_without_blocking_the_loop() -> None:
 
 async def test_without_pacing_it_answers_at_once() -> None:
     started = time.perf_counter()
-    await collect(make(), SummarizeTask(record=ACME_DEAL))
+    await collect(make(), summary(ACME_DEAL))
     assert time.perf_counter() - started < 0.5
 
 
 async def test_aclose_is_harmless() -> None:
     provider = make()
     await provider.aclose()
-    assert len(await collect(provider, SummarizeTask(record=ACME_DEAL))) > 3
+    assert len(await collect(provider, summary(ACME_DEAL))) > 3

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 from offline_fixtures import OPEN_STAGES, SCHEMA, TODAY
 
+from margin.adapters import QueryPlan
 from margin.adapters.types import (
     Aggregate,
     FieldSchema,
@@ -19,7 +20,6 @@ from margin.adapters.types import (
     Sort,
 )
 from margin.adapters.validation import validate_spec
-from margin.providers.base import QueryPlan
 from margin.providers.offline.query_parser import UNANSWERABLE_PREFIX, describe_spec, parse_question
 
 

@@ -12,8 +12,9 @@ import pytest
 from conftest import ServerThread, make_settings, token_for
 from helpers import events_of
 
-from margin.features.prepare import QUERY_PLAN_SCHEMA
-from margin.simulator import Scenario, SimulatorThread
+from margin.adapters import QueryPlan
+from margin.features.base import strict_json_schema
+from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
 
@@ -52,13 +53,13 @@ def test_model_plan_runs_against_the_adapter(tmp_path: Path, simulator: Simulato
     simulator.default = Scenario(text=plan(BIG_DEALS), total_tokens=10_000)
     events = ask(tmp_path, simulator, "our five biggest deals over 100k", kind)
     assert [e.data["provider"] for e in events if e.event == "meta"] == ["llm"]
-    result = next(e.data for e in events if e.event == "result")
+    result = next(e.data["data"] for e in events if e.event == "result" and e.data["kind"] == "table")
     amounts = [row[result["columns"].index("amount")] for row in result["rows"]]
     assert 0 < len(amounts) <= 5 and amounts == sorted(amounts, reverse=True) and min(amounts) > 100000
     assert events[-1].event == "done"
     body = simulator.requests[0].body
     if kind == "openai":
-        assert body["response_format"]["json_schema"]["schema"] == QUERY_PLAN_SCHEMA
+        assert body["response_format"]["json_schema"]["schema"] == strict_json_schema(QueryPlan)
         assert body["response_format"]["json_schema"]["strict"] is True
     else:
         assert body["tool_choice"]["type"] == "tool"
@@ -66,7 +67,7 @@ def test_model_plan_runs_against_the_adapter(tmp_path: Path, simulator: Simulato
 
 
 def test_strict_schema_requires_every_property() -> None:
-    for definition in [QUERY_PLAN_SCHEMA, *QUERY_PLAN_SCHEMA["$defs"].values()]:
+    for definition in [strict_json_schema(QueryPlan), *strict_json_schema(QueryPlan)["$defs"].values()]:
         assert definition["additionalProperties"] is False
         assert sorted(definition["required"]) == sorted(definition["properties"])
         assert all("default" not in prop for prop in definition["properties"].values())
@@ -95,5 +96,5 @@ def test_invalid_plan_hands_over_to_the_offline_parser(tmp_path: Path, simulator
     simulator.default = Scenario(text="SELECT * FROM deals", total_tokens=10_000)
     events = ask(tmp_path, simulator, "deals over $100,000, largest first")
     assert [e.data["provider"] for e in events if e.event == "meta"] == ["llm", "offline"]
-    result = next(e.data for e in events if e.event == "result")
+    result = next(e.data["data"] for e in events if e.event == "result" and e.data["kind"] == "table")
     assert result["total"] > 0

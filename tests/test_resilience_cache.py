@@ -11,7 +11,7 @@ import redis.asyncio
 from redis_support import REDIS_URL, FakeClock, redis_prefix, shared_state
 
 from margin.adapters.types import RecordContext, RecordRef
-from margin.providers.base import ChatMessage, Finish, ProviderRequest, SummarizeTask, TextDelta
+from margin.providers.base import ChatMessage, Finish, ProviderRequest, TextDelta
 from margin.resilience.cache import CachedAnswer, LocalLRU, ResponseCache, cache_key, replay
 from margin.resilience.config import CacheSettings
 from margin.resilience.shared_state import SharedState
@@ -25,7 +25,7 @@ ANSWER = CachedAnswer(text="The renewal is on track.", provider="openai", model=
 
 def request_for(record: RecordContext = RECORD, **overrides: object) -> ProviderRequest:
     request = ProviderRequest(
-        task=SummarizeTask(record),
+        record=record,
         messages=(
             ChatMessage("system", "Summarize."),
             ChatMessage("user", f"{record.title} {record.version}"),

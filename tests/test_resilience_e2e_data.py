@@ -23,7 +23,7 @@ from helpers import events_of, stored_interactions
 
 from margin.config import Settings, load_settings, masked
 from margin.interactions import InteractionStore
-from margin.simulator import Scenario, SimulatorThread
+from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
 CORPUS_SIZE = 200

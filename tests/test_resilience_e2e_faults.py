@@ -19,7 +19,7 @@ from helpers import SSEEvent, events_of, parse_sse
 
 from margin.config import Settings
 from margin.features.continuation import CONTINUE_INSTRUCTION, OverlapTrimmer
-from margin.simulator import Scenario, SimulatorThread
+from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
 DEAL = {"record": {"type": "deal", "id": "D-1001"}}

@@ -24,8 +24,9 @@ from redis_support import REDIS_URL, PrivateRedis, private_redis, redis_prefix
 
 from margin.adapters import RecordRef, User
 from margin.config import Settings
-from margin.features.prepare import prepare
-from margin.features.requests import SummarizeRequest
+from margin.features.base import FeatureContext
+from margin.features.summarize import Summarize, SummarizeRequest
+from margin.plugins import load_plugins
 from margin.resilience.pricing import estimate_tokens
 from margin.services import Services
 
@@ -133,12 +134,13 @@ def reserved_per_request(settings: Settings) -> int:
     """The tokens one summary of D-1001 reserves: what the budget is made of."""
 
     async def estimate() -> int:
-        services = Services(settings)
+        services = Services(settings, load_plugins(settings.plugins))
         await services.start()
         try:
             user = User(tenant="acme", user_id="alice", roles=("rep",))
             body = SummarizeRequest(RecordRef("deal", "D-1001"))
-            prepared = await prepare(body, user, services.adapter_for("acme"), date.today())
+            context = FeatureContext(user, services.tenant_adapters["acme"], date.today(), Summarize.prompt)
+            prepared = await Summarize().prepare(body, context)
             max_tokens = settings.providers["offline"].max_tokens
             return sum(
                 estimate_tokens(prepared.request, max_tokens, settings.resilience.limits.chars_per_token)

@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 
 from margin.adapters.types import User
 from margin.config import ProviderSettings
-from margin.providers.base import ChatMessage, ProviderRequest, SummarizeTask
+from margin.providers.base import ChatMessage, ProviderRequest
 from margin.resilience.config import LimitSettings, Quota, TenantQuotas
 from margin.resilience.limits import Limits
 from margin.resilience.pricing import Pricing, estimate_tokens
@@ -220,7 +220,7 @@ def test_pricing_and_estimate() -> None:
     assert pricing.cost("offline", 10_000, 10_000) == 0
     assert pricing.estimate(["openai", "offline"], 1000, 1000) == pytest.approx(0.00075)
     request = ProviderRequest(
-        task=SummarizeTask(record=None),  # type: ignore[arg-type]
+        record=None,
         messages=(ChatMessage("system", "x" * 30), ChatMessage("user", "y" * 60)),
         max_tokens=256,
     )

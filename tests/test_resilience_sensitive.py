@@ -12,7 +12,7 @@ import pytest
 
 from margin.adapters.types import FieldValue, RecordContext, RecordRef, TimelineEntry
 from margin.prompts import fenced_json, record_for_prompt, render_prompt
-from margin.providers.base import ProviderError, ProviderRequest, SummarizeTask
+from margin.providers.base import ProviderError, ProviderRequest
 from margin.resilience.config import DataPolicy, SensitiveSettings
 from margin.resilience.routing import SensitiveDataBlocked, route
 from margin.resilience.sensitive import SensitiveDetector, Sensitivity
@@ -141,14 +141,14 @@ def record_with(text: str, fields: tuple[FieldValue, ...] = ()) -> RecordContext
 
 
 def request_for(record: RecordContext) -> ProviderRequest:
-    """The request the summarize feature would send (as margin.features.prepare builds it)."""
-    _, messages = render_prompt(
-        "summarize",
+    """The request the summarize feature would send (as margin.features.summarize builds it)."""
+    messages = render_prompt(
+        "summarize.v1",
         audience="business user",
         record_label=record.ref.type,
         record_json=fenced_json(record_for_prompt(record)),
     )
-    return ProviderRequest(task=SummarizeTask(record), messages=messages)
+    return ProviderRequest(record=record, messages=messages)
 
 
 def corpus() -> list[tuple[str, str, ProviderRequest]]:

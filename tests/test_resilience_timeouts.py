@@ -21,17 +21,16 @@ from margin.providers import (
     ProviderRequest,
     ProviderTimeout,
     ProviderUnavailable,
-    SummarizeTask,
     TextDelta,
     build_provider,
 )
 from margin.resilience.config import ProviderTimeouts, RetrySettings
 from margin.resilience.retry import Backoff
 from margin.resilience.timeouts import with_timeouts
-from margin.simulator import ProviderSimulator, Scenario
+from margin.testing.simulator import ProviderSimulator, Scenario
 
 REQUEST = ProviderRequest(
-    task=SummarizeTask(RecordContext(ref=RecordRef(type="deal", id="D-1"), title="Renewal", version="1")),
+    record=RecordContext(ref=RecordRef(type="deal", id="D-1"), title="Renewal", version="1"),
     messages=(ChatMessage("system", "Summarize."), ChatMessage("user", "Summarize this deal.")),
 )
 LIMITS = ProviderTimeouts(ttft_s=0.3, idle_s=0.2, total_s=0.6)

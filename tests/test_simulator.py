@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from margin.simulator import ProviderSimulator, Scenario, SimulatorThread
+from margin.testing.simulator import ProviderSimulator, Scenario, SimulatorThread
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"

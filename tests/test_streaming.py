@@ -11,7 +11,7 @@ import pytest
 from conftest import ServerThread, make_settings, token_for
 from helpers import SSEEvent, events_of, parse_sse, stored_interactions
 
-from margin.simulator import Scenario, SimulatorThread
+from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
 DEAL = {"record": {"type": "deal", "id": "D-1001"}}

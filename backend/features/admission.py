@@ -15,9 +15,8 @@ import structlog
 
 from margin.adapters import User
 from margin.config import Settings
-from margin.errors import Refused
-from margin.features.prepare import Prepared
-from margin.providers.base import Provider
+from margin.exceptions import QuotaExceeded
+from margin.providers.base import Provider, ProviderRequest
 from margin.resilience.cache import cache_key
 from margin.resilience.limits import Limits, Reservation
 from margin.resilience.pricing import Pricing, estimate_tokens
@@ -43,14 +42,21 @@ class Admission:
         self._limits = limits
         self._pricing = pricing
 
-    async def admit(self, prepared: Prepared, chain: Sequence[Provider], user: User) -> Admitted:
-        request = prepared.request
+    async def admit(
+        self,
+        feature: str,
+        prompt_version: str,
+        request: ProviderRequest,
+        chain: Sequence[Provider],
+        user: User,
+    ) -> Admitted:
+        """The route and the reservation; raises SensitiveDataBlocked (503) or QuotaExceeded (429)."""
         sensitivity = self._detector.assess(request, tenant=user.tenant)
         try:
             routed = route(chain, sensitivity)
         except SensitiveDataBlocked as exc:
-            log.warning("request.blocked", tenant=user.tenant, feature=prepared.feature, reason=exc.message)
-            raise Refused(503, exc.code, exc.user_message) from None
+            log.warning("request.blocked", tenant=user.tenant, feature=feature, reason=exc.message)
+            raise
         names = [provider.name for provider in routed.providers]
         max_tokens = max(self._settings.providers[name].max_tokens for name in names)
         chars = self._settings.resilience.limits.chars_per_token
@@ -69,13 +75,12 @@ class Admission:
                 limit=decision.limit,
                 retry_after_s=decision.retry_after_s,
             )
-            headers = {"Retry-After": str(decision.retry_after_s)}
-            raise Refused(429, "quota_exceeded", decision.message or "Too many requests.", headers)
+            raise QuotaExceeded(decision.message or "Too many requests.", retry_after=decision.retry_after_s)
         key = cache_key(
             request,
             tenant=user.tenant,
-            feature=prepared.feature,
-            prompt_version=prepared.prompt_version,
+            feature=feature,
+            prompt_version=prompt_version,
             models=[f"{provider.name}/{provider.model}" for provider in routed.providers],
         )
         return Admitted(routed, decision.reservation, key)

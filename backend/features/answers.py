@@ -13,7 +13,7 @@ from contextlib import aclosing
 import msgspec
 
 from margin.events import DeltaEvent, ErrorEvent, MetaEvent
-from margin.features.router import Job, ProviderRouter, WalkEvent
+from margin.features.router import Job, ProviderRouter, Structured, WalkEvent
 from margin.providers.base import TextDelta
 from margin.resilience.cache import CachedAnswer, ResponseCache, replay
 from margin.resilience.singleflight import SingleFlight
@@ -53,6 +53,8 @@ class AnswerSource:
                     text = text if event.mode == "continue" else []
                 elif isinstance(event, DeltaEvent):
                     text.append(event.text)
+                elif isinstance(event, Structured):
+                    text = [event.text]
                 elif isinstance(event, ErrorEvent):
                     return
             if meta is not None and not meta.degraded:
@@ -77,14 +79,14 @@ async def _replayed(job: Job, answer: CachedAnswer) -> AsyncGenerator[WalkEvent,
         feature=job.feature,
         provider=answer.provider,
         model=answer.model,
-        variant="control",
+        variant=job.variant,
         degraded=False,
         cached=True,
         prompt_version=job.prompt_version,
     )
     yield meta
-    if job.hide_text:  # a cached query plan is run again on live data
-        yield DeltaEvent(answer.text)
+    if job.decode is not None:  # a structured answer is finished again (a query runs on live data)
+        yield Structured(job.decode(answer.text), answer.text)
         return
     async for event in replay(answer):
         if isinstance(event, TextDelta):

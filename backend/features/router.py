@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import structlog
@@ -28,7 +29,6 @@ from margin.providers.base import (
     ProviderError,
     ProviderRequest,
     ProviderUnavailable,
-    QueryPlan,
     TextDelta,
     Usage,
 )
@@ -39,7 +39,6 @@ from margin.resilience.sensitive import Redaction, StreamRestorer
 from margin.resilience.timeouts import with_timeouts
 
 log = structlog.get_logger("margin.router")
-_plan_decoder = msgspec.json.Decoder(QueryPlan)
 
 
 class Spent(msgspec.Struct, frozen=True):
@@ -50,24 +49,32 @@ class Spent(msgspec.Struct, frozen=True):
     output_tokens: int
 
 
-WalkEvent = MetaEvent | DeltaEvent | ErrorEvent | Spent
+class Structured(msgspec.Struct, frozen=True):
+    """A structured answer, decoded and validated once: ``value``, and its JSON ``text``."""
+
+    value: Any
+    text: str
+
+
+WalkEvent = MetaEvent | DeltaEvent | Structured | ErrorEvent | Spent
 
 
 @dataclass(frozen=True)
 class Job:
-    """One request's walk: what to ask, which providers may answer, how to redact for the cloud."""
+    """One request's walk: what to ask, which providers may answer, how to redact for the cloud.
+
+    ``decode`` is set for a structured answer: it turns the answer's JSON into its type (raising
+    ``msgspec.DecodeError`` or ``msgspec.ValidationError``), and no text reaches the user.
+    """
 
     interaction_id: str
     feature: str
+    variant: str
     prompt_version: str
     request: ProviderRequest
     route: Route[Provider]
     redact: Callable[[ProviderRequest], tuple[ProviderRequest, Redaction]]
-
-    @property
-    def hide_text(self) -> bool:
-        """A query's answer is a JSON plan for Margin, not text for the user."""
-        return self.feature == "query"
+    decode: Callable[[str], Any] | None = None
 
     def meta(self, provider: Provider, mode: MetaMode) -> MetaEvent:
         return MetaEvent(
@@ -75,7 +82,7 @@ class Job:
             feature=self.feature,
             provider=provider.name,
             model=provider.model,
-            variant="control",
+            variant=self.variant,
             degraded=provider.degraded,
             cached=False,
             prompt_version=self.prompt_version,
@@ -96,8 +103,7 @@ class ProviderRouter:
         shown: list[str] = []  # the text the user has seen so far
         error: ProviderError | None = None
         providers = job.route.providers
-        for position, provider in enumerate(providers):
-            last = position == len(providers) - 1
+        for provider in providers:
             permit = await self._breakers.allow(provider.name, provider.model)
             if not permit.allowed:
                 log.info("provider.skipped", interaction_id=job.interaction_id, provider=provider.name)
@@ -114,8 +120,8 @@ class ProviderRouter:
                 attempts += 1
                 produced = False
                 try:
-                    async for event in self._attempt(job, provider, "".join(shown), last):
-                        if isinstance(event, DeltaEvent) and not job.hide_text:
+                    async for event in self._attempt(job, provider, "".join(shown)):
+                        if isinstance(event, DeltaEvent):
                             produced = True
                             shown.append(event.text)
                         yield event
@@ -157,9 +163,10 @@ class ProviderRouter:
         return permit
 
     async def _attempt(
-        self, job: Job, provider: Provider, shown: str, last: bool
-    ) -> AsyncGenerator[DeltaEvent | Spent, None]:
-        """One call to ``provider``: deltas (restored, overlap-trimmed) and what it billed."""
+        self, job: Job, provider: Provider, shown: str
+    ) -> AsyncGenerator[DeltaEvent | Structured | Spent, None]:
+        """One call to ``provider``: deltas (restored, overlap-trimmed) or the structured answer,
+        and what it billed."""
         request = continuation_request(job.request, shown) if shown else job.request
         restorer: StreamRestorer | None = None
         if job.route.needs_redaction(provider):
@@ -173,7 +180,7 @@ class ProviderRouter:
         async with aclosing(stream):
             async for event in stream:
                 if isinstance(event, TextDelta):
-                    if job.hide_text:
+                    if job.decode is not None:
                         plan.append(event.text)
                         continue
                     text = _through(event.text, restorer, trimmer)
@@ -183,13 +190,17 @@ class ProviderRouter:
                     yield Spent(provider.name, event.input_tokens, event.output_tokens)
                 elif isinstance(event, Finish) and event.reason == "length":
                     log.info("provider.truncated", provider=provider.name, interaction_id=job.interaction_id)
-        if job.hide_text:
+        if job.decode is not None:
             text = "".join(plan)
             if restorer is not None:
                 text = restorer.feed(text) + restorer.flush()
-            if not last and not _is_plan(text):  # a model that cannot make a valid plan hands over
-                raise ProviderBadRequest("the answer was not a valid query plan", provider=provider.name)
-            yield DeltaEvent(text)
+            try:
+                value = job.decode(text)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:  # the next provider takes over
+                raise ProviderBadRequest(
+                    f"the answer did not match the schema: {exc}", provider=provider.name
+                ) from None
+            yield Structured(value, text)
             return
         tail = restorer.flush() if restorer is not None else ""
         if trimmer is not None:
@@ -209,16 +220,7 @@ def _through(text: str, restorer: StreamRestorer | None, trimmer: OverlapTrimmer
 def _final_error(job: Job, error: ProviderError | None) -> ErrorEvent:
     """Every provider failed or was skipped; with sensitive data, say that nothing left Margin."""
     if job.route.excluded:
-        blocked = SensitiveDataBlocked("")
-        return ErrorEvent(code=blocked.code, message=blocked.user_message)
+        return ErrorEvent.of(SensitiveDataBlocked(""))
     if error is None:
         error = ProviderUnavailable("every provider of the chain is paused by its circuit breaker")
-    return ErrorEvent(code=error.code, message=error.user_message, retry_after=error.retry_after)
-
-
-def _is_plan(text: str) -> bool:
-    try:
-        _plan_decoder.decode(text)
-    except msgspec.DecodeError:
-        return False
-    return True
+    return ErrorEvent.of(error)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from margin.config import ProviderSettings
 from margin.providers.base import (
-    DRAFT_KINDS,
     ChatMessage,
     ContentFiltered,
     ContextTooLong,
-    DraftTask,
     Finish,
     Provider,
     ProviderBadRequest,
@@ -18,10 +16,6 @@ from margin.providers.base import (
     ProviderRequest,
     ProviderTimeout,
     ProviderUnavailable,
-    QueryPlan,
-    QueryTask,
-    SummarizeTask,
-    Task,
     TextDelta,
     Usage,
 )
@@ -43,11 +37,9 @@ def build_provider(name: str, settings: ProviderSettings) -> Provider:
 
 
 __all__ = [
-    "DRAFT_KINDS",
     "ChatMessage",
     "ContentFiltered",
     "ContextTooLong",
-    "DraftTask",
     "Finish",
     "Provider",
     "ProviderBadRequest",
@@ -57,10 +49,6 @@ __all__ = [
     "ProviderRequest",
     "ProviderTimeout",
     "ProviderUnavailable",
-    "QueryPlan",
-    "QueryTask",
-    "SummarizeTask",
-    "Task",
     "TextDelta",
     "Usage",
     "build_provider",

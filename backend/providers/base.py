@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any, ClassVar, Literal, Protocol, get_args
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Literal, Protocol
 
 import msgspec
 
-from margin.adapters.types import QuerySpec, RecordContext, RecordTypeSchema
-
-DraftKind = Literal["follow_up_email", "case_reply", "internal_note", "meeting_request"]
-DRAFT_KINDS: tuple[str, ...] = get_args(DraftKind)
-"""Every draft kind; each has a prompt section and an offline template."""
+from margin.adapters.types import RecordContext
+from margin.exceptions import MarginError
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -19,47 +16,24 @@ class ChatMessage(msgspec.Struct, frozen=True):
     content: str
 
 
-class SummarizeTask(msgspec.Struct, frozen=True, tag="summarize"):
-    record: RecordContext
-
-
-class DraftTask(msgspec.Struct, frozen=True, tag="draft"):
-    record: RecordContext
-    kind: str
-    instruction: str | None = None
-
-
-class QueryTask(msgspec.Struct, frozen=True, tag="query"):
-    """Turn ``question`` into a QuerySpec (JSON) over ``schema``."""
-
-    question: str
-    schema: tuple[RecordTypeSchema, ...]
-    record: RecordContext | None = None
-
-
-Task = SummarizeTask | DraftTask | QueryTask
-
-
-class QueryPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What a provider answers to a QueryTask, as JSON: a spec, or why there can be none."""
-
-    spec: QuerySpec | None = None
-    unanswerable: str | None = None
-
-
 class ProviderRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """What a provider is asked to do.
+    """What a provider is asked to do: messages, and a JSON schema when the answer is structured.
 
-    Model providers read ``messages`` (the rendered prompt); the offline provider reads the
-    structured ``task``. ``response_schema`` asks for JSON output matching that JSON schema.
+    Model providers read ``messages`` (the rendered prompt); the offline provider calls
+    ``offline``, the feature's own rule-based answer. ``response_schema`` asks for JSON output
+    matching that schema. ``record`` is the data the prompt was built from: admission reads it
+    for sensitive fields and the cache for the record's version; providers never read it.
+    Nothing here names a feature.
     """
 
-    task: Task
     messages: tuple[ChatMessage, ...]
     max_tokens: int | None = None
     """A cap for this request; the provider's own ``max_tokens`` setting applies either way."""
     temperature: float = 0.2
     response_schema: dict[str, Any] | None = None
+    record: RecordContext | None = None
+    offline: Callable[[], str] | None = None
+    """The answer without a model: text, or JSON matching ``response_schema``."""
 
 
 class TextDelta(msgspec.Struct, frozen=True, tag="delta"):
@@ -78,45 +52,51 @@ class Finish(msgspec.Struct, frozen=True, tag="finish"):
 ProviderEvent = TextDelta | Usage | Finish
 
 
-class ProviderError(Exception):
-    """A provider failed. ``code`` is stable and reaches the widget; ``message`` is fit to show."""
+class ProviderError(MarginError):
+    """A provider failed. ``code`` is stable and reaches the widget; ``message`` names the cause
+    for the log (status and error code, never the provider's text); ``user_message`` is shown."""
 
-    code: ClassVar[str] = "provider_error"
-    user_message: ClassVar[str] = "The AI provider failed."
+    code = "provider_error"
+    status = 502
+    user_message = "The AI provider failed."
 
     def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, retry_after=retry_after)
         self.provider = provider
-        self.retry_after = retry_after
 
 
 class ProviderTimeout(ProviderError):
+    status = 504
     code = "timeout"
     user_message = "The AI provider took too long to answer."
 
 
 class ProviderRateLimited(ProviderError):
+    status = 429
     code = "rate_limited"
     user_message = "The AI provider is busy right now. Please try again shortly."
 
 
 class ProviderUnavailable(ProviderError):
+    status = 503
     code = "unavailable"
     user_message = "The AI provider is unavailable right now."
 
 
 class ProviderBadRequest(ProviderError):
+    status = 502
     code = "bad_request"
     user_message = "The AI provider rejected the request."
 
 
 class ContentFiltered(ProviderError):
+    status = 422
     code = "content_filtered"
     user_message = "The AI provider declined to answer this request."
 
 
 class ContextTooLong(ProviderError):
+    status = 422
     code = "context_too_long"
     user_message = "This record is too large for the AI model."
 

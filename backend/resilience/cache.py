@@ -62,7 +62,7 @@ def cache_key(
     request: ProviderRequest, *, tenant: str, feature: str, prompt_version: str, models: Sequence[str]
 ) -> str:
     """A hex digest over everything that shapes the answer; ``models``: the routed chain's models."""
-    record = request.task.record
+    record = request.record
     material = {
         "tenant": tenant,
         "feature": feature,

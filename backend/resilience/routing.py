@@ -36,6 +36,7 @@ class SensitiveDataBlocked(ProviderError):
     """Sensitive data and no local provider to take it: fail closed (the widget shows the message)."""
 
     code = "sensitive_data"
+    status = 503
     user_message = (
         "This record contains sensitive data, and no in-house AI model is available to process it "
         "right now. Nothing was sent to an external AI provider."

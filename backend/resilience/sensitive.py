@@ -273,7 +273,7 @@ class StreamRestorer:
 
 
 def _record_of(request: ProviderRequest) -> RecordContext | None:
-    return request.task.record
+    return request.record
 
 
 def _sensitive_values(record: RecordContext | None) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from margin.adapters.types import RecordContext, RelatedRecord
-from margin.providers.base import DRAFT_KINDS, ProviderBadRequest
+from margin.providers.base import ProviderBadRequest
 
 from .fields import key_facts, role_text
 from .formatting import format_day
@@ -30,8 +30,8 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES = {kind: _ENV.get_template(f"{kind}.j2") for kind in DRAFT_KINDS}
-"""Loaded at import so rendering never touches the disk."""
+_TEMPLATES = {name.removesuffix(".j2"): _ENV.get_template(name) for name in _ENV.list_templates(["j2"])}
+"""One template per draft kind, loaded at import so rendering never touches the disk."""
 
 _TO_RECIPIENT = r"(?:them|him|her|the customer|the client)"
 _REPHRASINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -60,7 +60,7 @@ def render_draft(record: RecordContext, kind: str, instruction: str | None = Non
     """The ``kind`` draft for ``record``; raises ProviderBadRequest for an unknown kind."""
     template = _TEMPLATES.get(kind)
     if template is None:
-        raise ProviderBadRequest(f"Unknown draft kind {kind!r}; known kinds: {', '.join(DRAFT_KINDS)}")
+        raise ProviderBadRequest(f"Unknown draft kind {kind!r}; known kinds: {', '.join(sorted(_TEMPLATES))}")
     text = template.render(_context(record, kind, instruction))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from margin.adapters.types import QuerySpec, RecordTypeSchema
-from margin.providers.base import QueryPlan
+from margin.adapters.types import QueryPlan, QuerySpec, RecordTypeSchema
 
 from .query_cursor import Unanswerable
 from .query_describe import describe_spec
