@@ -227,3 +227,20 @@ def test_host_app_down_is_a_502(tmp_path: Path) -> None:
         body = {"record": {"type": "ticket", "id": "T-1"}}
         response = httpx.post(f"{server.url}/v1/summarize", json=body, headers=auth())
     assert response.status_code == 502 and response.json()["code"] == "host_unavailable"
+
+
+def test_an_unexpected_exception_is_a_json_error_with_a_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from margin.features.summarize import Summarize
+
+    async def crash(self: Summarize, body: object, context: object) -> None:
+        raise ZeroDivisionError("a bug in a feature")
+
+    monkeypatch.setattr(Summarize, "prepare", crash)
+    with ServerThread(make_settings(tmp_path)) as server:
+        response = httpx.post(f"{server.url}/v1/summarize", json=DEAL, headers=auth())
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "internal_error" and body["status_code"] == 500
+    assert "ZeroDivisionError" not in body["detail"]  # the traceback goes to the log, not the user
