@@ -15,7 +15,7 @@ from margin.providers.base import ChatMessage, Finish, ProviderRequest, TextDelt
 from margin.resilience.cache import CachedAnswer, LocalLRU, ResponseCache, cache_key, replay
 from margin.resilience.config import CacheSettings
 from margin.resilience.shared_state import SharedState
-from margin.resilience.singleflight import SingleFlight
+from margin.resilience.singleflight import FlightAbandoned, SingleFlight
 
 __all__ = ["redis_prefix"]  # fixture
 
@@ -211,6 +211,56 @@ async def test_single_flight_cancels_the_producer_when_everyone_left() -> None:
         await cancelled.wait()
 
 
+async def test_a_lone_request_produces_in_its_own_task() -> None:
+    """No hop per item while nobody shares the answer: the producer runs in the consumer's task."""
+    flights: SingleFlight[asyncio.Task[object] | None] = SingleFlight()
+
+    async def produce() -> AsyncGenerator[asyncio.Task[object] | None, None]:
+        for _ in range(3):
+            yield asyncio.current_task()
+
+    producers = {task async for task in flights.join("k", produce).events}
+    assert producers == {asyncio.current_task()}
+
+
+async def test_a_follower_joining_mid_stream_moves_production_to_a_task() -> None:
+    flights: SingleFlight[str] = SingleFlight()
+    step = asyncio.Event()
+
+    async def produce() -> AsyncGenerator[str, None]:
+        yield "a"
+        await step.wait()
+        yield "b"
+        yield "c"
+
+    leader = flights.join("k", produce)
+    assert await anext(leader.events) == "a"
+    follower = flights.join("k", produce)
+    step.set()
+    assert await anext(leader.events) == "b"  # handed over after "a"; the task produced "b"
+    await leader.events.aclose()  # the leader's user leaves; the follower still gets all of it
+    assert [item async for item in follower.events] == ["a", "b", "c"]
+
+
+async def test_followers_learn_when_the_leader_left_before_handing_over() -> None:
+    flights: SingleFlight[str] = SingleFlight()
+
+    async def produce() -> AsyncGenerator[str, None]:
+        yield "a"
+        await asyncio.Event().wait()
+        yield "never"
+
+    leader = flights.join("k", produce)
+    assert await anext(leader.events) == "a"
+    reading = asyncio.create_task(anext(leader.events))  # the leader waits on the provider
+    await asyncio.sleep(0.01)
+    follower = flights.join("k", produce)
+    reading.cancel()  # the leader's client disconnects mid-wait
+    with pytest.raises(FlightAbandoned):
+        [item async for item in follower.events]
+    assert len(flights) == 0
+
+
 async def test_claim_shares_one_producer_across_replicas(redis_prefix: str) -> None:
     settings = CacheSettings(lock_wait_s=5, poll_s=0.01)
     states = [shared_state(REDIS_URL, redis_prefix) for _ in range(2)]
@@ -219,7 +269,7 @@ async def test_claim_shares_one_producer_across_replicas(redis_prefix: str) -> N
 
     async def request(cache: ResponseCache) -> CachedAnswer:
         nonlocal produced
-        async with cache.claim("k", sensitive=False) as claim:
+        async with cache.claim("k", sensitive=False, ttl=60) as claim:
             if claim.answer is not None:
                 return claim.answer
             produced += 1
@@ -236,15 +286,17 @@ async def test_claim_shares_one_producer_across_replicas(redis_prefix: str) -> N
 
 
 async def test_claim_without_redis_or_for_sensitive_data_does_not_wait(redis_prefix: str) -> None:
-    async with ResponseCache(CacheSettings(), shared_state(None)).claim("k", sensitive=False) as claim:
+    async with ResponseCache(CacheSettings(), shared_state(None)).claim(
+        "k", sensitive=False, ttl=60
+    ) as claim:
         assert claim.answer is None
     state = shared_state(REDIS_URL, redis_prefix)
     cache = ResponseCache(CacheSettings(lock_wait_s=5), state)
     try:
         async with (
-            cache.claim("k", sensitive=False),
+            cache.claim("k", sensitive=False, ttl=60),
             asyncio.timeout(0.5),
-            cache.claim("k", sensitive=True) as claim,  # in-process only: no shared lock to wait on
+            cache.claim("k", sensitive=True, ttl=60) as claim,  # in-process only: no shared lock to wait on
         ):
             assert claim.answer is None
     finally:

@@ -16,7 +16,7 @@ from margin.events import DeltaEvent, ErrorEvent, MetaEvent
 from margin.features.router import Job, ProviderRouter, Structured, WalkEvent
 from margin.providers.base import TextDelta
 from margin.resilience.cache import CachedAnswer, ResponseCache, replay
-from margin.resilience.singleflight import SingleFlight
+from margin.resilience.singleflight import FlightAbandoned, SingleFlight
 
 
 class AnswerSource:
@@ -36,10 +36,36 @@ class AnswerSource:
         subscription = self._flights.join(key, lambda: self._produce(job, key, sensitive))
         if subscription.leader:
             return subscription.events, True
-        return _as_follower(subscription.events, job.interaction_id), False
+        return self._as_follower(subscription.events, job, key), False
+
+    async def _as_follower(
+        self, events: AsyncGenerator[WalkEvent, None], job: Job, key: str
+    ) -> AsyncGenerator[WalkEvent, None]:
+        """Another request's flight, under this request's interaction id. If its leader left
+        before handing the answer over, start again (a ``restart`` if text was shown)."""
+        shown = False
+        try:
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, MetaEvent):
+                        event = msgspec.structs.replace(event, interaction_id=job.interaction_id)
+                    shown = shown or isinstance(event, DeltaEvent)
+                    yield event
+            return
+        except FlightAbandoned:
+            pass
+        again, _ = await self.open(job, key)
+        async with aclosing(again):
+            async for event in again:
+                if isinstance(event, MetaEvent) and shown:
+                    event = msgspec.structs.replace(event, mode="restart")
+                    shown = False
+                yield event
 
     async def _produce(self, job: Job, key: str, sensitive: bool) -> AsyncGenerator[WalkEvent, None]:
-        async with self._cache.claim(key, sensitive=sensitive) as claim:
+        async with self._cache.claim(
+            key, sensitive=sensitive, ttl=self._cache.settings.ttl_for(job.feature)
+        ) as claim:
             if claim.answer is not None:  # another replica produced it while we waited
                 async for event in _replayed(job, claim.answer):
                     yield event
@@ -60,17 +86,6 @@ class AnswerSource:
             if meta is not None and not meta.degraded:
                 answer = CachedAnswer(text="".join(text), provider=meta.provider, model=meta.model)
                 await self._cache.put(key, answer, feature=job.feature, sensitive=sensitive)
-
-
-async def _as_follower(
-    events: AsyncGenerator[WalkEvent, None], interaction_id: str
-) -> AsyncGenerator[WalkEvent, None]:
-    """Another request's flight, under this request's interaction id."""
-    async with aclosing(events):
-        async for event in events:
-            if isinstance(event, MetaEvent):
-                event = msgspec.structs.replace(event, interaction_id=interaction_id)
-            yield event
 
 
 async def _replayed(job: Job, answer: CachedAnswer) -> AsyncGenerator[WalkEvent, None]:

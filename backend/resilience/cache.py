@@ -139,10 +139,16 @@ class ResponseCache:
         await self._shared.run(shared, lambda: self.local.put(key, raw, ttl))
 
     @asynccontextmanager
-    async def claim(self, key: str, *, sensitive: bool) -> AsyncIterator[Claim]:
+    async def claim(self, key: str, *, sensitive: bool, ttl: float) -> AsyncIterator[Claim]:
         """Cross-replica single flight. Inside the block, with ``claim.answer`` None, produce the
-        answer and ``put`` it before leaving; the lock is released on the way out."""
-        if not self.settings.enabled or not self._use_shared(sensitive) or self.settings.lock_wait_s == 0:
+        answer and ``put`` it before leaving; the lock is released on the way out. With ``ttl``
+        0 (the feature's answers are not cached) there is nothing to wait for: no lock."""
+        if (
+            ttl <= 0
+            or not self.settings.enabled
+            or not self._use_shared(sensitive)
+            or self.settings.lock_wait_s == 0
+        ):
             yield Claim(None)
             return
         lock_key = self._shared.key("cache-lock", key)

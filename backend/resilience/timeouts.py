@@ -25,8 +25,10 @@ class _Watchdog:
         self.fired = False
         self._handle: asyncio.TimerHandle | None = None
 
-    def arm(self) -> None:
-        """A wait on the provider starts (``deadline`` is already its limit)."""
+    def arm(self, task: asyncio.Task[object]) -> None:
+        """``task`` starts waiting on the provider (``deadline`` is already its limit). The task
+        may change between waits: a shared answer moves to a task of its own mid-stream."""
+        self.task = task
         self.waiting = True
         if self._handle is None:
             self._handle = self.loop.call_at(self.deadline, self._check)
@@ -56,14 +58,16 @@ async def with_timeouts(
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        raise RuntimeError("with_timeouts must run inside a task")
     started = loop.time()
     total_deadline = started + timeouts.total_s
     limit = "ttft" if timeouts.ttft_s < timeouts.total_s else "total"
     watchdog = _Watchdog(loop, task, min(started + timeouts.ttft_s, total_deadline))
     try:
         while True:
-            watchdog.arm()
+            task = asyncio.current_task() or task
+            watchdog.arm(task)
             try:
                 event = await anext(stream)
             except StopAsyncIteration:
