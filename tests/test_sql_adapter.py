@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from margin.adapters.sql import (
     SqlRecordType,
     SqlScope,
 )
+from margin.adapters.sql.drivers import Row, Statement, _SqliteConnection
 from margin.adapters.types import Scalar
 from margin.adapters.validation import InvalidQueryError, result_columns
 from margin.demo.crm import create_demo_crm
@@ -159,6 +160,30 @@ async def test_fetch_context_of_d1001(adapter: SqlAdapter) -> None:
         ("account", "A-101", "Acme Corp", "account"),
         ("contact", "P-301", "Dana Reyes", "primary contact"),
     ]
+
+
+async def test_a_record_with_its_timeline_and_related_records_takes_two_trips_to_sqlite(
+    crm_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row first (its owner decides whether anything else is read), then one batch: two
+    hand-overs to a worker thread instead of one per statement."""
+    trips: list[int] = []
+    run = _SqliteConnection.run
+
+    def counted(self: _SqliteConnection, statements: Sequence[Statement]) -> list[list[Row]]:
+        trips.append(len(statements))
+        return run(self, statements)
+
+    monkeypatch.setattr(_SqliteConnection, "run", counted)
+    adapter = SqlAdapter(demo_crm_config(crm_file))
+    await adapter.start()
+    try:
+        trips.clear()
+        context = await adapter.fetch_context(RecordRef(type="deal", id="D-1001"), ALICE)
+    finally:
+        await adapter.aclose()
+    assert len(context.timeline) == 6 and len(context.related) == 2
+    assert trips[0] == 1 and len(trips) == 2 and trips[1] >= 3  # timeline sources and related together
 
 
 async def test_timeline_order_and_limit_come_from_configuration(config: SqlAdapterConfig) -> None:

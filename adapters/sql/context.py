@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +11,7 @@ import msgspec
 from margin.adapters.errors import ForbiddenError, RecordNotFoundError
 from margin.adapters.sql.config import SqlRelated, SqlScope, SqlTimeline, SqlTimelineSource
 from margin.adapters.sql.dialect import Dialect, Params, quote
-from margin.adapters.sql.drivers import Driver
+from margin.adapters.sql.drivers import Driver, Row, Statement
 from margin.adapters.sql.tables import RecordTable
 from margin.adapters.sql.values import to_datetime, to_scalar
 from margin.adapters.types import (
@@ -58,10 +57,7 @@ class ContextReader:
         row = dict(zip(selected, rows[0], strict=True))
         if table.is_scoped(user, self._scope) and str(row[f"column:{config.owner_column}"]) != user.user_id:
             raise ForbiddenError(f"You don't have access to {schema.label.lower()} {ref.id}")
-        timeline, related = await asyncio.gather(
-            self._timeline(table, config.timeline, row["key"]),
-            asyncio.gather(*(self._related(item, row, user) for item in config.related)),
-        )
+        timeline, related = await self._timeline_and_related(table, row, user)
         fields = tuple(
             FieldValue(f.name, f.label, to_scalar(row[f"field:{f.name}"], f.type), f.type, f.sensitive)
             for f in schema.fields
@@ -72,32 +68,59 @@ class ContextReader:
             version="",
             fields=fields,
             timeline=timeline,
-            related=tuple(record for group in related for record in group),
+            related=related,
         )
         stamp = to_scalar(row[f"column:{config.version_column}"]) if config.version_column else None
         if stamp is None:
             stamp = hashlib.sha256(msgspec.json.encode(context)).hexdigest()[:16]
         return msgspec.structs.replace(context, version=str(stamp))
 
-    async def _timeline(
-        self, table: RecordTable, timeline: SqlTimeline | None, key: object
-    ) -> tuple[TimelineEntry, ...]:
-        if timeline is None:
-            return ()
-        found = await asyncio.gather(
-            *(
-                self._timeline_source(table.dialect, source, key, timeline.limit)
-                for source in timeline.sources
-            )
+    async def _timeline_and_related(
+        self, table: RecordTable, row: Mapping[str, Any], user: User
+    ) -> tuple[tuple[TimelineEntry, ...], tuple[RelatedRecord, ...]]:
+        """Every timeline source and related record type in one batch: one round trip."""
+        timeline = table.config.timeline
+        sources = timeline.sources if timeline is not None else ()
+        statements = [
+            self._timeline_statement(table.dialect, source, row["key"], timeline) for source in sources
+        ]
+        wanted = [
+            (item, statement)
+            for item in table.config.related
+            if (statement := self._related_statement(item, row, user))
+        ]
+        statements += [statement for _, statement in wanted]
+        results = await self._driver.fetch_many(statements) if statements else []
+        entries = sorted(
+            (
+                entry
+                for source, rows in zip(sources, results, strict=False)
+                for entry in _entries(source, rows)
+            ),
+            key=lambda entry: entry.at,
         )
-        entries = sorted((entry for group in found for entry in group), key=lambda entry: entry.at)
-        kept = entries[-timeline.limit :]
-        return tuple(reversed(kept)) if timeline.order == "desc" else tuple(kept)
+        ordered: tuple[TimelineEntry, ...] = ()
+        if timeline is not None:
+            kept = entries[-timeline.limit :]
+            ordered = tuple(reversed(kept)) if timeline.order == "desc" else tuple(kept)
+        related = tuple(
+            RelatedRecord(
+                type=item.record_type,
+                id=_text(id),
+                title=_text(title),
+                relation=item.relation or item.record_type,
+            )
+            for (item, _), rows in zip(wanted, results[len(sources) :], strict=True)
+            for id, title in rows
+        )
+        return ordered, related
 
-    async def _timeline_source(
-        self, dialect: Dialect, source: SqlTimelineSource, key: object, limit: int
-    ) -> list[TimelineEntry]:
-        """The source's ``limit`` most recent entries, oldest first."""
+    @staticmethod
+    def _timeline_statement(
+        dialect: Dialect, source: SqlTimelineSource, key: object, timeline: SqlTimeline | None
+    ) -> Statement:
+        """The source's ``limit`` most recent entries."""
+        assert timeline is not None
         columns = [source.at_column, source.author_column, source.kind_column, source.text_column]
         select = ", ".join(quote(column) if column else "NULL" for column in columns)
         params = Params(dialect)
@@ -105,20 +128,15 @@ class ContextReader:
         sql = (
             f"SELECT {select} FROM {quote(source.table)} "
             f"WHERE {quote(source.foreign_key)} = {params.add(key)} AND {at} IS NOT NULL "
-            f"ORDER BY {at} DESC LIMIT {params.add(limit)}"
+            f"ORDER BY {at} DESC LIMIT {params.add(timeline.limit)}"
         )
-        entries = []
-        for at_value, author, kind, text in reversed(await self._driver.fetch(sql, params.values)):
-            when = to_datetime(at_value)
-            if when is not None:
-                entries.append(TimelineEntry(when, _text(author), _text(kind) or source.kind, _text(text)))
-        return entries
+        return sql, params.values
 
-    async def _related(self, item: SqlRelated, row: Mapping[str, Any], user: User) -> list[RelatedRecord]:
+    def _related_statement(self, item: SqlRelated, row: Mapping[str, Any], user: User) -> Statement | None:
         target = self._tables[item.record_type]
         local = row[f"column:{item.local_column}"] if item.local_column else row["key"]
         if local is None:
-            return []
+            return None
         params = Params(target.dialect)
         remote = target.column(item.remote_column or target.config.id_column)
         conditions = [f"{remote} = {params.add(local)}"]
@@ -128,11 +146,16 @@ class ContextReader:
             f"SELECT {target.id}, {target.column(target.config.title_column)} {target.from_clause()} "
             f"WHERE {' AND '.join(conditions)} ORDER BY {target.id} LIMIT {params.add(item.limit)}"
         )
-        relation = item.relation or item.record_type
-        return [
-            RelatedRecord(type=item.record_type, id=_text(id), title=_text(title), relation=relation)
-            for id, title in await self._driver.fetch(sql, params.values)
-        ]
+        return sql, params.values
+
+
+def _entries(source: SqlTimelineSource, rows: list[Row]) -> list[TimelineEntry]:
+    entries = []
+    for at_value, author, kind, text in rows:
+        when = to_datetime(at_value)
+        if when is not None:
+            entries.append(TimelineEntry(when, _text(author), _text(kind) or source.kind, _text(text)))
+    return entries
 
 
 def _text(value: Any) -> str:

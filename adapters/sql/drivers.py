@@ -1,4 +1,4 @@
-"""Read-only connection pools for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+"""Read-only connection pools for SQLite (sqlite3 on a small thread pool) and PostgreSQL (asyncpg).
 
 A driver runs one statement and returns plain tuples; failures come out as adapter errors:
 an unreachable or failing database is HostUnavailableError, a statement past ``timeout_s``
@@ -12,10 +12,10 @@ import math
 import sqlite3
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 from urllib.parse import quote as url_quote
 
-import aiosqlite
 import asyncpg
 import structlog
 
@@ -26,6 +26,7 @@ from margin.adapters.sql.dialect import Dialect, quote
 log = structlog.get_logger("margin.adapters.sql")
 
 Row = tuple[Any, ...]
+Statement = tuple[str, Sequence[object]]
 UNAVAILABLE = "The host database is unavailable"
 FAILED = "The host database could not run the query"
 TIMED_OUT = "The host database took too long to answer"
@@ -40,6 +41,10 @@ class Driver(Protocol):
 
     async def fetch(self, sql: str, params: Sequence[object]) -> list[Row]: ...
 
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """Several statements in one round trip where the engine allows it."""
+        ...
+
     async def columns(self, table: str) -> dict[str, str]:
         """The table's (or view's) columns and their declared types; empty when there is no such table."""
         ...
@@ -52,19 +57,26 @@ def driver_for(config: SqlAdapterConfig) -> Driver:
 
 
 class _SqliteConnection:
-    """One aiosqlite connection whose running statement aborts once ``deadline`` has passed."""
+    """One read-only sqlite3 connection whose running statement aborts once ``deadline`` passed.
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    Used by one worker thread at a time (the driver's idle queue hands it out)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.deadline = math.inf
+        db.set_progress_handler(self.past_deadline, 1000)
 
     def past_deadline(self) -> int:
-        # Called by SQLite, on the connection's own thread, every few thousand VM steps.
+        # Called by SQLite, on the thread running the statement, every thousand VM steps.
         return 1 if time.monotonic() > self.deadline else 0
+
+    def run(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        return [[tuple(row) for row in self.db.execute(sql, params).fetchall()] for sql, params in statements]
 
 
 class SqliteDriver:
-    """A few connections to a file opened ``mode=ro`` with ``query_only`` on."""
+    """A few connections to a file opened ``mode=ro`` with ``query_only`` on, each used from a
+    small thread pool. A batch of statements costs one trip to a worker thread, not one each."""
 
     dialect = Dialect("sqlite")
 
@@ -75,36 +87,56 @@ class SqliteDriver:
         self._pool_size = pool_size
         self._all: list[_SqliteConnection] = []
         self._idle: asyncio.Queue[_SqliteConnection] = asyncio.Queue()
+        self._threads: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
+        self._threads = ThreadPoolExecutor(self._pool_size, thread_name_prefix="margin-sqlite")
         try:
-            # Probing first keeps aiosqlite's own failure path (which can outlive the event loop) rare.
-            await asyncio.to_thread(_probe, self._uri)
-            for _ in range(self._pool_size):
-                db = await aiosqlite.connect(self._uri, uri=True)
-                connection = _SqliteConnection(db)
-                self._all.append(connection)
-                await db.execute_fetchall("PRAGMA query_only = ON")
-                await db.set_progress_handler(connection.past_deadline, 1000)
-                self._idle.put_nowait(connection)
+            connections = await asyncio.get_running_loop().run_in_executor(self._threads, self._connect)
         except sqlite3.Error as exc:
             await self.close()
             log.warning("sql database unavailable", engine="sqlite", path=self._path, error=str(exc))
             raise HostUnavailableError(f"{UNAVAILABLE}: cannot open {self._path}") from exc
+        for connection in connections:
+            self._all.append(connection)
+            self._idle.put_nowait(connection)
+
+    def _connect(self) -> list[_SqliteConnection]:
+        _probe(self._uri)  # a missing or corrupt file fails here, clearly
+        connections = []
+        for _ in range(self._pool_size):
+            db = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            db.execute("PRAGMA query_only = ON")
+            connections.append(_SqliteConnection(db))
+        return connections
 
     async def close(self) -> None:
         connections, self._all = self._all, []
         self._idle = asyncio.Queue()
         for connection in connections:
-            await connection.db.close()
+            connection.db.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     async def fetch(self, sql: str, params: Sequence[object]) -> list[Row]:
-        if not self._all:
+        return (await self.fetch_many([(sql, params)]))[0]
+
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        if not self._all or self._threads is None:
             raise RuntimeError("the SQL adapter is not started")
+        loop = asyncio.get_running_loop()
         connection = await self._idle.get()
+        connection.deadline = time.monotonic() + self._timeout_s
+        idle = self._idle
+        running = self._threads.submit(connection.run, statements)
+        # Back to the pool only when its thread is done, even if the awaiting request left.
+        running.add_done_callback(lambda _: loop.call_soon_threadsafe(idle.put_nowait, connection))
         try:
-            connection.deadline = time.monotonic() + self._timeout_s
-            rows = await connection.db.execute_fetchall(sql, params)
+            return await asyncio.wrap_future(running)
+        except asyncio.CancelledError:
+            connection.deadline = 0.0  # interrupt the statement: nobody waits for it
+            raise
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 log.warning("sql statement timed out", engine="sqlite", timeout_s=self._timeout_s)
@@ -112,9 +144,6 @@ class SqliteDriver:
             raise _failed("sqlite", exc) from exc
         except sqlite3.Error as exc:
             raise _failed("sqlite", exc) from exc
-        finally:
-            self._idle.put_nowait(connection)
-        return [tuple(row) for row in rows]
 
     async def columns(self, table: str) -> dict[str, str]:
         rows = await self.fetch("SELECT name, type FROM pragma_table_info(?)", (table,))
@@ -168,6 +197,10 @@ class PostgresDriver:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _failed("postgresql", exc) from exc
         return [tuple(record) for record in records]
+
+    async def fetch_many(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """In parallel on the pool's connections: one round trip's time."""
+        return list(await asyncio.gather(*(self.fetch(sql, params) for sql, params in statements)))
 
     async def columns(self, table: str) -> dict[str, str]:
         rows = await self.fetch(
