@@ -56,7 +56,7 @@ class FeatureRegistry:
                 raise FeatureConfigError(
                     f"feature {name!r} ({entry_point.value}) failed to load: {exc}"
                 ) from exc
-            features.append(_build(name, feature_class, sections.get(name, {})))
+            features.append(build_feature(name, feature_class, sections.get(name, {})))
         return cls(features)
 
     def __iter__(self) -> Iterator[Feature]:
@@ -72,7 +72,7 @@ class FeatureRegistry:
         return tuple(feature.info() for feature in self)
 
 
-def _build(name: str, feature_class: Any, section: Mapping[str, Any]) -> Feature:
+def build_feature(name: str, feature_class: Any, section: Mapping[str, Any]) -> Feature:
     if not (isinstance(feature_class, type) and issubclass(feature_class, Feature)):
         raise FeatureConfigError(f"feature {name!r}: {feature_class!r} is not a margin.features.Feature")
     if getattr(feature_class, "name", None) != name or not _NAME.fullmatch(name):
