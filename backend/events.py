@@ -11,7 +11,7 @@ from margin.exceptions import MarginError
 MetaMode = Literal["start", "continue", "restart"]
 
 
-class MetaEvent(msgspec.Struct, tag="meta", kw_only=True):
+class MetaEvent(msgspec.Struct, tag="meta", kw_only=True, gc=False):
     """Who answers. A later ``meta`` means another provider took over: with ``mode`` "start"
     before any text, "continue" after text it goes on from, "restart" after text to drop."""
 
@@ -26,7 +26,7 @@ class MetaEvent(msgspec.Struct, tag="meta", kw_only=True):
     mode: MetaMode = "start"
 
 
-class DeltaEvent(msgspec.Struct, tag="delta"):
+class DeltaEvent(msgspec.Struct, tag="delta", gc=False):
     text: str
 
 
@@ -54,7 +54,7 @@ class ErrorEvent(msgspec.Struct, tag="error", kw_only=True):
         )
 
 
-class UsageSummary(msgspec.Struct):
+class UsageSummary(msgspec.Struct, gc=False):
     input_tokens: int = 0
     output_tokens: int = 0
 

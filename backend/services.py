@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import structlog
@@ -78,6 +79,9 @@ class Services:
             await adapter.start()
         for router in self.tenant_adapters.values():
             await router.load()
+        # Everything built so far lives as long as the process: keep it out of every later GC pass.
+        gc.collect()
+        gc.freeze()
         log.info(
             "margin.started",
             plugins=self.settings.plugins,

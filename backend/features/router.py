@@ -41,7 +41,7 @@ from margin.resilience.timeouts import with_timeouts
 log = structlog.get_logger("margin.router")
 
 
-class Spent(msgspec.Struct, frozen=True):
+class Spent(msgspec.Struct, frozen=True, gc=False):
     """Tokens one provider billed for its part of the answer."""
 
     provider: str

@@ -11,7 +11,7 @@ from margin.adapters.types import RecordContext
 from margin.exceptions import MarginError
 
 
-class ChatMessage(msgspec.Struct, frozen=True):
+class ChatMessage(msgspec.Struct, frozen=True, gc=False):
     role: Literal["system", "user", "assistant"]
     content: str
 
@@ -36,16 +36,16 @@ class ProviderRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The answer without a model: text, or JSON matching ``response_schema``."""
 
 
-class TextDelta(msgspec.Struct, frozen=True, tag="delta"):
+class TextDelta(msgspec.Struct, frozen=True, tag="delta", gc=False):
     text: str
 
 
-class Usage(msgspec.Struct, frozen=True, tag="usage"):
+class Usage(msgspec.Struct, frozen=True, tag="usage", gc=False):
     input_tokens: int
     output_tokens: int
 
 
-class Finish(msgspec.Struct, frozen=True, tag="finish"):
+class Finish(msgspec.Struct, frozen=True, tag="finish", gc=False):
     reason: str
 
 

@@ -66,7 +66,7 @@ async def with_timeouts(
     watchdog = _Watchdog(loop, task, min(started + timeouts.ttft_s, total_deadline))
     try:
         while True:
-            task = asyncio.current_task() or task
+            task = asyncio.current_task(loop) or task  # with the loop given: no getpid() per event
             watchdog.arm(task)
             try:
                 event = await anext(stream)
