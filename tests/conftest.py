@@ -16,6 +16,7 @@ import uvicorn
 from margin.app import create_app
 from margin.auth import mint_token
 from margin.config import Settings, load_settings
+from margin.testing.simulator import SimulatorThread
 
 TENANT_SECRET = "test-tenant-secret-0123456789abcdef"
 OTHER_SECRET = "other-tenant-secret-0123456789abcdef"
@@ -90,6 +91,13 @@ class ServerThread:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorThread]:
+    """A provider simulator of the test's own, speaking both wire formats on loopback."""
+    with SimulatorThread() as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,6 @@ from margin.features.base import strict_json_schema
 from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
-
-
-@pytest.fixture
-def simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as sim:
-        yield sim
 
 
 def plan(spec: dict[str, Any] | None, unanswerable: str | None = None) -> str:

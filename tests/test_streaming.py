@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,12 +14,6 @@ from margin.testing.simulator import Scenario, SimulatorThread
 
 HEADERS = {"Authorization": f"Bearer {token_for()}", "Accept": "text/event-stream"}
 DEAL = {"record": {"type": "deal", "id": "D-1001"}}
-
-
-@pytest.fixture
-def simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as sim:
-        yield sim
 
 
 def cloud_settings(tmp_path: Path, sim: SimulatorThread, **overrides: object):  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,6 @@ from margin.testing.simulator import Scenario, SimulatorThread
 
 MANAGER = {"Authorization": f"Bearer {token_for(roles=('manager',))}", "Accept": "text/event-stream"}
 CASE = {"record": {"type": "case", "id": "C-2001"}}
-
-
-@pytest.fixture
-def simulator() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as sim:
-        yield sim
 
 
 def triage_result(events: list[Any]) -> dict[str, Any]:

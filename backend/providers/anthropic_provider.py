@@ -15,12 +15,10 @@ parameter any more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import anthropic
-import httpx2
 import msgspec
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
@@ -37,16 +35,14 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
-from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS, ConnectionPool
+from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS
 from margin.providers.sdk_common import (
     NO_KEY,
-    post_stream,
-    sdk_endpoint,
-    sdk_stream,
+    StreamTransport,
+    sdk_limits,
     status_error,
     stream_error,
     typed_errors,
-    uses_proxy,
 )
 
 TOOL_NAME = "respond"
@@ -88,7 +84,6 @@ class _Event(msgspec.Struct, gc=False):
 
 
 _decode_event = msgspec.json.Decoder(_Event).decode
-_encode = msgspec.json.Encoder().encode
 
 
 class AnthropicProvider:
@@ -118,26 +113,14 @@ class AnthropicProvider:
             # No time limit on a wait for a pooled connection: that wait is Margin's, not the provider's.
             timeout=anthropic.Timeout(settings.timeout_s, connect=settings.connect_timeout_s, pool=None),
             max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
-            ),
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=sdk_limits(max_connections)),
         )
-        self._endpoint = sdk_endpoint(self._client, "v1/messages", read_timeout=settings.timeout_s)
-        if lean is None:
-            lean = not uses_proxy(str(self._client.base_url))
-        self._pool = (
-            ConnectionPool(
-                connect_timeout=settings.connect_timeout_s,
-                read_timeout=settings.timeout_s,
-                max_connections=max_connections,
-            )
-            if lean
-            else None
+        self._transport = StreamTransport(
+            name, self._client, "v1/messages", settings, max_connections=max_connections, lean=lean
         )
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
+        await self._transport.aclose()
         await self._client.close()
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
@@ -145,7 +128,10 @@ class AnthropicProvider:
         stop_reason: str | None = None
         stopped = False
         with typed_errors(self.name, self._sdk_error):
-            async with self._open(self._body(request)) as batches:
+            body = self._body(request)
+            async with self._transport.open(
+                body, lambda: self._client.messages.with_streaming_response.create(**body)
+            ) as batches:
                 async for lines in batches:
                     for line in lines:
                         if not line.startswith(b"data:"):
@@ -197,11 +183,6 @@ class AnthropicProvider:
             body["tool_choice"] = choice
             body["tools"] = [tool]
         return body
-
-    def _open(self, body: dict[str, Any]) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
-        if self._pool is not None:
-            return post_stream(self.name, self._pool, self._endpoint, _encode(body))
-        return sdk_stream(self._client.messages.with_streaming_response.create(**body))
 
     def _sdk_error(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, anthropic.APIStatusError):

@@ -11,11 +11,9 @@ pointing at the self-hosted server. ``response_schema`` becomes ``response_forma
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
-import httpx2
 import msgspec
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -34,16 +32,14 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
-from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS, ConnectionPool
+from margin.providers.http_stream import DEFAULT_MAX_CONNECTIONS
 from margin.providers.sdk_common import (
     NO_KEY,
-    post_stream,
-    sdk_endpoint,
-    sdk_stream,
+    StreamTransport,
+    sdk_limits,
     status_error,
     stream_error,
     typed_errors,
-    uses_proxy,
 )
 
 
@@ -78,7 +74,6 @@ class _Chunk(msgspec.Struct, gc=False):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
-_encode = msgspec.json.Encoder().encode
 
 
 class OpenAIProvider:
@@ -110,26 +105,14 @@ class OpenAIProvider:
             # No time limit on a wait for a pooled connection: that wait is Margin's, not the provider's.
             timeout=openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s, pool=None),
             max_retries=0,
-            http_client=openai.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
-            ),
+            http_client=openai.DefaultAsyncHttpxClient(limits=sdk_limits(max_connections)),
         )
-        self._endpoint = sdk_endpoint(self._client, "chat/completions", read_timeout=settings.timeout_s)
-        if lean is None:
-            lean = not uses_proxy(str(self._client.base_url))
-        self._pool = (
-            ConnectionPool(
-                connect_timeout=settings.connect_timeout_s,
-                read_timeout=settings.timeout_s,
-                max_connections=max_connections,
-            )
-            if lean
-            else None
+        self._transport = StreamTransport(
+            name, self._client, "chat/completions", settings, max_connections=max_connections, lean=lean
         )
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
+        await self._transport.aclose()
         await self._client.close()
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
@@ -137,7 +120,10 @@ class OpenAIProvider:
         usage: _Usage | None = None
         refused = False
         with typed_errors(self.name, self._sdk_error):
-            async with self._open(self._body(request)) as batches:
+            body = self._body(request)
+            async with self._transport.open(
+                body, lambda: self._client.chat.completions.with_streaming_response.create(**body)
+            ) as batches:
                 async for lines in batches:
                     for line in lines:
                         if not line.startswith(b"data:"):
@@ -187,11 +173,6 @@ class OpenAIProvider:
         body["stream_options"] = {"include_usage": True}
         body["temperature"] = request.temperature
         return body
-
-    def _open(self, body: dict[str, Any]) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
-        if self._pool is not None:
-            return post_stream(self.name, self._pool, self._endpoint, _encode(body))
-        return sdk_stream(self._client.chat.completions.with_streaming_response.create(**body))
 
     def _sdk_error(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, openai.APIStatusError):

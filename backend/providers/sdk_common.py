@@ -20,13 +20,14 @@ import re
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx2
 import msgspec
 import structlog
 
+from margin.config import ProviderSettings
 from margin.providers import http_stream
 from margin.providers.base import (
     ContentFiltered,
@@ -51,6 +52,7 @@ _CONTEXT_RE = re.compile(
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
 _RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "rate_limit_error"})
+_encode = msgspec.json.Encoder().encode
 
 
 class SDKClient(Protocol):
@@ -85,6 +87,54 @@ def sdk_endpoint(client: SDKClient, path: str, *, read_timeout: float) -> http_s
     )
     url = str(client.base_url).rstrip("/") + "/" + path.lstrip("/")
     return http_stream.Endpoint(url, sent)
+
+
+class StreamTransport:
+    """How a provider's streaming call travels: the lean keep-alive pool where it can be used,
+    the SDK's own ``with_streaming_response`` call otherwise (a proxy from the environment)."""
+
+    def __init__(
+        self,
+        provider: str,
+        client: SDKClient,
+        path: str,
+        settings: ProviderSettings,
+        *,
+        max_connections: int,
+        lean: bool | None,
+    ) -> None:
+        self._provider = provider
+        self._endpoint = sdk_endpoint(client, path, read_timeout=settings.timeout_s)
+        if lean is None:
+            lean = not uses_proxy(str(client.base_url))
+        self.pool = (
+            http_stream.ConnectionPool(
+                connect_timeout=settings.connect_timeout_s,
+                read_timeout=settings.timeout_s,
+                max_connections=max_connections,
+            )
+            if lean
+            else None
+        )
+
+    def open(
+        self,
+        body: dict[str, Any],
+        sdk_call: Callable[[], contextlib.AbstractAsyncContextManager[_SDKStreamedResponse]],
+    ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        """Batches of the response's lines; ``sdk_call`` makes the SDK's request when not lean."""
+        if self.pool is not None:
+            return post_stream(self._provider, self.pool, self._endpoint, _encode(body))
+        return sdk_stream(sdk_call())
+
+    async def aclose(self) -> None:
+        if self.pool is not None:
+            await self.pool.aclose()
+
+
+def sdk_limits(max_connections: int) -> httpx2.Limits:
+    """The SDK client's pool: as large as the lean one (a wait for it is Margin's, not a fault)."""
+    return httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
 
 
 def uses_proxy(url: str) -> bool:
