@@ -28,10 +28,10 @@ from margin.events import (
     MetaEvent,
     ResultEvent,
 )
-from margin.features.base import Feature, FeatureList
+from margin.features.base import Feature, FeatureInfo, InputChoice
 from margin.features.pipeline import Pipeline
 from margin.features.registry import FeatureRegistry
-from margin.feedback import Feedback, FeedbackIn, FeedbackStore
+from margin.feedback import DOWN_REASONS, REASON_LABELS, UP_REASONS, Feedback, FeedbackIn, FeedbackStore
 from margin.interactions import InteractionStore
 from margin.security import provide_user
 from margin.services import Services
@@ -53,14 +53,30 @@ _RESPONSES = {
 }
 
 
+class FeedbackReasons(msgspec.Struct, frozen=True):
+    up: tuple[InputChoice, ...]
+    down: tuple[InputChoice, ...]
+
+
+class Catalogue(msgspec.Struct, frozen=True):
+    """``GET /v1/features``: the features with their forms, and the reasons a thumb may carry."""
+
+    features: tuple[FeatureInfo, ...]
+    feedback_reasons: FeedbackReasons
+
+
 def feature_router(registry: FeatureRegistry, heartbeat_s: float) -> Router:
     """``POST /v1/<name>`` for every feature, plus ``GET /v1/features``."""
     handlers: list[HTTPRouteHandler] = [_feature_handler(feature, heartbeat_s) for feature in registry]
-    infos = FeatureList(registry.infos())
+    reasons = FeedbackReasons(
+        up=tuple(InputChoice(value, REASON_LABELS[value]) for value in UP_REASONS),
+        down=tuple(InputChoice(value, REASON_LABELS[value]) for value in DOWN_REASONS),
+    )
+    catalogue = Catalogue(registry.infos(), reasons)
 
     @get("/features", summary="The features this server offers, for the widget's tabs and forms")
-    async def features(user: NamedDependency[User]) -> FeatureList:
-        return infos
+    async def features(user: NamedDependency[User]) -> Catalogue:
+        return catalogue
 
     names = ", ".join(registry.names())
 

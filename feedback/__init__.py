@@ -5,6 +5,6 @@ never imports the web app; the backend wires it in.
 """
 
 from margin.feedback.store import FeedbackStore
-from margin.feedback.types import DOWN_REASONS, UP_REASONS, Feedback, FeedbackIn
+from margin.feedback.types import DOWN_REASONS, REASON_LABELS, UP_REASONS, Feedback, FeedbackIn
 
-__all__ = ["DOWN_REASONS", "UP_REASONS", "Feedback", "FeedbackIn", "FeedbackStore"]
+__all__ = ["DOWN_REASONS", "REASON_LABELS", "UP_REASONS", "Feedback", "FeedbackIn", "FeedbackStore"]

@@ -11,6 +11,17 @@ DownReason = Literal["inaccurate", "unhelpful", "too_long", "unsafe", "other"]
 Reason = UpReason | DownReason
 UP_REASONS: tuple[str, ...] = get_args(UpReason)
 DOWN_REASONS: tuple[str, ...] = get_args(DownReason)
+REASON_LABELS = {
+    "accurate": "Accurate",
+    "helpful": "Helpful",
+    "saved_time": "Saved time",
+    "inaccurate": "Inaccurate",
+    "unhelpful": "Not helpful",
+    "too_long": "Too long",
+    "unsafe": "Unsafe",
+    "other": "Other",
+}
+"""English labels; the widget may translate by value."""
 InteractionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 Comment = Annotated[str, msgspec.Meta(max_length=2000)]
 

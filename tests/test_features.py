@@ -37,6 +37,9 @@ def test_the_feature_list_describes_tabs_and_forms(server: ServerThread) -> None
     assert features["query"]["result"] == "table"
     triage = features["triage"]
     assert (triage["record_types"], triage["result"], triage["actions"]) == (["case"], "triage", ["apply"])
+    reasons = response.json()["feedback_reasons"]
+    assert {"value": "saved_time", "label": "Saved time"} in reasons["up"]
+    assert [r["value"] for r in reasons["down"]] == ["inaccurate", "unhelpful", "too_long", "unsafe", "other"]
 
 
 def test_the_feature_list_needs_a_token(server: ServerThread) -> None:

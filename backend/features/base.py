@@ -58,10 +58,6 @@ class FeatureInfo(msgspec.Struct, frozen=True, kw_only=True):
     inputs: tuple[FeatureInput, ...]
 
 
-class FeatureList(msgspec.Struct, frozen=True):
-    features: tuple[FeatureInfo, ...]
-
-
 @dataclass(frozen=True)
 class FeatureContext:
     """Who asks, through which adapter, with which prompt version (the variant's)."""
