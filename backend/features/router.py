@@ -110,7 +110,7 @@ class ProviderRouter:
                 continue
             mode: MetaMode = "start"
             if shown:
-                restart = self._failover == "restart" or provider.kind == "offline"
+                restart = self._failover == "restart" or not provider.continues
                 mode = "restart" if restart else "continue"
                 if restart:
                     shown.clear()

@@ -106,6 +106,7 @@ class AnthropicProvider:
         self.model = settings.model
         self.local = settings.local
         self.degraded = False
+        self.continues = True
         self._max_tokens = settings.max_tokens
         self._client = anthropic.AsyncAnthropic(
             api_key=settings.api_key or NO_KEY,

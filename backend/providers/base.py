@@ -102,13 +102,19 @@ class ContextTooLong(ProviderError):
 
 
 class Provider(Protocol):
-    """A source of streamed text. ``stream`` raises ProviderError subclasses, nothing else."""
+    """A source of streamed text. ``stream`` raises ProviderError subclasses, nothing else.
+
+    Capability flags: ``local`` (fit for sensitive data), ``degraded`` (its answers are labelled
+    so and never cached), ``continues`` (it can go on from another provider's partial answer;
+    one that cannot restarts the answer after a mid-stream failover).
+    """
 
     name: str
     kind: str
     model: str
     local: bool
     degraded: bool
+    continues: bool
 
     def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]: ...
 

@@ -96,6 +96,7 @@ class OpenAIProvider:
         self.model = settings.model
         self.local = settings.local
         self.degraded = False
+        self.continues = True
         self._max_tokens = settings.max_tokens
         # OpenAI's newer models only take max_completion_tokens; self-hosted servers know max_tokens.
         self._limit_key = "max_tokens" if self.kind == "openai_compatible" else "max_completion_tokens"

@@ -36,6 +36,7 @@ class OfflineProvider:
         self.model = settings.model or DEFAULT_MODEL
         self.local = True
         self.degraded = True
+        self.continues = False  # its answer is built whole from the record, not from text so far
         self._pace_s = max(settings.pace_ms, 0.0) / 1000
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
