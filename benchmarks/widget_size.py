@@ -1,8 +1,9 @@
 """Size of the drop-in widget as browsers download it: raw bytes and gzip -9 bytes.
 
-The budget is 15 KB gzipped (issue 4); the script exits 1 when the widget is over it.
+The budget is 16 KiB gzipped (15 KiB in issue 4; raised when the panel began building its tabs from
+the backend's feature descriptors and gained triage); the script exits 1 when the widget is over it.
 
-    .venv/bin/python benchmarks/widget_size.py [--budget-kb 15]
+    .venv/bin/python benchmarks/widget_size.py [--budget-kb 16]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def sizes(path: Path = WIDGET) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget-kb", type=float, default=15.0, help="gzipped budget in KiB (default 15)")
+    parser.add_argument("--budget-kb", type=float, default=16.0, help="gzipped budget in KiB (default 16)")
     args = parser.parse_args()
     raw, gzipped = sizes()
     budget = int(args.budget_kb * 1024)

@@ -26,4 +26,4 @@ def test_widget_is_gzipped_for_clients_that_accept_it(server: ServerThread) -> N
     with httpx.stream("GET", f"{server.url}/widget.js", headers={"Accept-Encoding": "gzip"}) as response:
         raw = b"".join(response.iter_raw())
     assert response.headers["content-encoding"] == "gzip"
-    assert gzip.decompress(raw) == SOURCE and len(raw) <= 15 * 1024
+    assert gzip.decompress(raw) == SOURCE and len(raw) <= 16 * 1024  # benchmarks/widget_size.py's budget

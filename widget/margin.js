@@ -42,7 +42,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), guard(v));
       else node.setAttribute(k, v === true ? "" : v);
     }
-    for (const kid of kids.flat()) if (kid != null && kid !== false) node.append(kid);
+    for (const kid of kids.flat(9)) if (kid != null && kid !== false) node.append(kid);
     return node;
   }
   const button = (label, onclick, cls = "btn", props) => h("button", { type: "button", class: cls, onclick, ...props }, label);
@@ -134,26 +134,13 @@
   //=== Config =================================================================
 
   /**
-   * @typedef {Object} MarginRecord
-   * @property {string} type  Record type as the adapter names it: "deal", "case", …
-   * @property {string} id    Record id: "D-1001", …
-   *
-   * @typedef {Object} MarginConfig
-   * @property {string} [server]  Margin backend URL. Default: the origin this script came from.
-   * @property {string} [token]  A user token minted by the host backend.
-   * @property {() => (string|Promise<string>)} [getToken]  Returns a token; called when there is
-   *   none yet, and again (once per request) when the backend answers 401 (expired).
-   * @property {MarginRecord|null} [record]  The record on screen.
-   * @property {string[]} [features]  Tabs, in order: "summarize", "draft", "query".
-   * @property {"light"|"dark"|"auto"} [theme]  "auto" follows prefers-color-scheme.
-   * @property {string} [locale]  "en", "fr" or a key added to Margin.strings. Default: the page's lang.
-   * @property {"right"|"left"} [position]  The side the panel opens on.
-   * @property {(text: string, detail: {text: string, record: MarginRecord, kind: string}) => any} [onInsertDraft]
-   *   Called by Insert with the finished draft.
-   * @property {string} [insertTarget]  CSS selector of the host's reply box (input, textarea or
-   *   contenteditable) for Insert; its value is set, then input and change events are dispatched.
-   * @property {string|false} [shortcut]  Toggles the panel. Default "Alt+Shift+M"; false: none.
-   * @property {boolean} [open]  Open the panel once mounted.
+   * Each key is explained in docs/widget.md.
+   * @typedef {{type: string, id: string}} MarginRecord
+   * @typedef {{category: ?string, priority: ?string, tags: string[], interactionId: string}} MarginTriage
+   * @typedef {{server?: string, token?: string, getToken?: () => (string|Promise<string>), record?: ?MarginRecord,
+   *   features?: ?string[], theme?: "light"|"dark"|"auto", locale?: string, position?: "right"|"left",
+   *   onInsertDraft?: (text: string, detail: {text: string, record: MarginRecord, kind: string}) => any,
+   *   insertTarget?: string, onApplyTriage?: (values: MarginTriage) => any, shortcut?: string|false, open?: boolean}} MarginConfig
    */
   /** @type {MarginConfig} */
   const defaults = {
@@ -161,42 +148,40 @@
     token: "",
     getToken: null,
     record: null,
-    features: ["summarize", "draft", "query"],
+    features: null,
     theme: "auto",
     locale: "",
     position: "right",
     onInsertDraft: null,
     insertTarget: "",
+    onApplyTriage: null,
     shortcut: "Alt+Shift+M",
     open: false,
   };
-  const KINDS = ["follow_up_email", "case_reply", "internal_note", "meeting_request"];
-  const REASONS = { up: ["accurate", "helpful", "saved_time"], down: ["inaccurate", "unhelpful", "too_long", "unsafe", "other"] };
 
   //=== Strings ================================================================
 
+  // `L` overrides the labels of GET /v1/features: "draft", "draft.kind", "draft.kind.case_reply", and
+  // "draft.run" ("draft.again" if auto_run), the button.
   const STRINGS = {
     en: {
       open: "Open Margin assistant",
       close: "Close",
-      summarize: "Summary",
-      draft: "Draft",
-      query: "Ask",
-      none: "Open a record to get a summary.",
-      again: "Summarize again",
+      none: "Open a record to use this.",
+      again: "Regenerate",
+      run: "Run",
+      optional: "(optional)",
       stop: "Stop",
       stopped: "Stopped.",
-      kind: "Kind",
-      kinds: ["Follow-up email", "Case reply", "Internal note", "Meeting request"],
-      instruction: "Instruction (optional)",
-      write: "Write draft",
       insert: "Insert",
       inserted: "Draft inserted.",
       copy: "Copy",
       copied: "Copied.",
-      question: "Question",
-      hint: "e.g. open deals over $40,000",
-      ask: "Ask",
+      apply: "Apply",
+      applied: "Applied to the record.",
+      category: "Category",
+      priority: "Priority",
+      tags: "Tags",
       showing: "Showing {n} of {total}.",
       degraded: "Degraded",
       cached: "Cached",
@@ -206,49 +191,49 @@
       rate: "Was this helpful?",
       up: "Good answer",
       down: "Poor answer",
-      reasons: { accurate: "Accurate", helpful: "Helpful", saved_time: "Saved time", inaccurate: "Inaccurate",
-        unhelpful: "Unhelpful", too_long: "Too long", unsafe: "Unsafe", other: "Other" },
       comment: "Comment (optional)",
       send: "Send",
       thanks: "Thanks for the feedback.",
       fbError: "Could not send feedback.",
       retry: "Retry",
+      L: { "summarize.again": "Summarize again", "draft.run": "Write draft", "query.run": "Ask", "triage.run": "Suggest" },
       e: {
         offline: "Margin can't be reached. It will retry on its own; your app keeps working.",
         unavailable: "The AI service is unavailable right now. Try again in a moment.",
         rate_limited: "Too many requests. Try again in a moment.",
         rate_wait: "Too many requests. Try again in {s} s.",
+        quota_exceeded: "Your Margin usage limit is reached for now.",
         forbidden: "You don't have access to this record in Margin.",
         record_not_found: "Margin could not find this record.",
         unauthorized: "Your Margin session has expired. Reload the page.",
         content_filtered: "The answer was blocked by the content filter.",
         context_too_long: "This record is too long to process.",
+        sensitive_data: "Sensitive data: no allowed AI service can take this record.",
         host_unavailable: "Margin could not read this record from your app. Try again.",
+        feature_unavailable: "Not available for this record.",
         interrupted: "The connection dropped before the answer finished.",
         invalid_request: "Margin could not handle this request.",
-        internal: "Something went wrong in the Margin panel.",
+        internal: "Something went wrong in Margin. Try again.",
       },
     },
     fr: {
       open: "Ouvrir l'assistant Margin",
       close: "Fermer",
-      summarize: "Résumé",
-      draft: "Brouillon",
-      query: "Question",
-      none: "Ouvrez une fiche pour obtenir un résumé.",
-      again: "Résumer à nouveau",
+      none: "Ouvrez une fiche pour utiliser cette fonction.",
+      again: "Régénérer",
+      run: "Lancer",
+      optional: "(facultatif)",
       stop: "Arrêter",
       stopped: "Arrêté.",
-      kind: "Type",
-      kinds: ["E-mail de relance", "Réponse au dossier", "Note interne", "Demande de rendez-vous"],
-      instruction: "Consigne (facultatif)",
-      write: "Rédiger",
       insert: "Insérer",
       inserted: "Brouillon inséré.",
       copy: "Copier",
       copied: "Copié.",
-      hint: "ex. affaires ouvertes de plus de 40 000 $",
-      ask: "Demander",
+      apply: "Appliquer",
+      applied: "Appliqué à la fiche.",
+      category: "Catégorie",
+      priority: "Priorité",
+      tags: "Étiquettes",
       showing: "{n} sur {total} affichés.",
       degraded: "Dégradé",
       cached: "En cache",
@@ -265,32 +250,46 @@
       thanks: "Merci pour votre avis.",
       fbError: "Avis non envoyé.",
       retry: "Réessayer",
+      L: { summarize: "Résumé", draft: "Brouillon", query: "Question", "summarize.again": "Résumer à nouveau",
+        "draft.kind": "Type", "draft.kind.follow_up_email": "E-mail de relance", "draft.kind.case_reply": "Réponse au client",
+        "draft.kind.internal_note": "Note interne", "draft.kind.meeting_request": "Demande de rendez-vous",
+        "draft.instruction": "Consigne", "draft.run": "Rédiger",
+        "query.run": "Demander", "triage.run": "Suggérer" },
       e: {
         offline: "Margin est injoignable. Nouvel essai automatique ; votre application fonctionne.",
         unavailable: "Le service d'IA est indisponible. Réessayez dans un instant.",
         rate_limited: "Trop de demandes. Réessayez dans un instant.",
         rate_wait: "Trop de demandes. Réessayez dans {s} s.",
+        quota_exceeded: "Limite d'utilisation de Margin atteinte pour le moment.",
         forbidden: "Vous n'avez pas accès à cette fiche dans Margin.",
         record_not_found: "Margin ne trouve pas cette fiche.",
         unauthorized: "Votre session Margin a expiré. Rechargez la page.",
         content_filtered: "La réponse a été bloquée par le filtre de contenu.",
         context_too_long: "Cette fiche est trop longue.",
+        sensitive_data: "Données sensibles : aucun service d'IA autorisé ne peut traiter cette fiche.",
         host_unavailable: "Margin n'a pas pu lire cette fiche dans votre application. Réessayez.",
+        feature_unavailable: "Non disponible pour cette fiche.",
         interrupted: "La connexion a été coupée avant la fin de la réponse.",
         invalid_request: "Margin n'a pas pu traiter cette demande.",
-        internal: "Erreur dans le panneau Margin.",
+        internal: "Erreur inattendue dans Margin. Réessayez.",
       },
     },
   };
   // error codes that share another code's message
   const SAME = { timeout: "unavailable", bad_request: "unavailable", not_found: "record_not_found",
-    host_timeout: "host_unavailable", body_too_large: "invalid_request" };
+    host_timeout: "host_unavailable", body_too_large: "invalid_request", internal_error: "internal" };
 
   /** A string ("e.offline" reads nested tables) in the current locale, else English; {x} filled in. */
   function t(key, vars = {}) {
     const find = (table) => key.split(".").reduce((o, k) => o && o[k], table);
     const value = find(S && S.strings) || find(STRINGS.en) || key;
     return value.replace ? value.replace(/\{(\w+)\}/g, (_, k) => vars[k]) : value;
+  }
+
+  /** A feature's label: the locale's `L`, else English's, else the backend's. */
+  function lbl(key, fallback) {
+    const find = (table) => table && table.L && table.L[key];
+    return find(S.strings) || find(STRINGS.en) || fallback;
   }
 
   //=== Styles: all inside the shadow root; themed through --margin-* custom properties ===
@@ -356,14 +355,18 @@ th{background:var(--soft)}
 .fb{border-top:1px solid var(--line);margin-top:12px}
 .dn svg{transform:rotate(180deg)}
 .chip{padding:2px 10px;border-radius:12px;border:1px solid var(--line);background:none;cursor:pointer;font-size:13px}
+.tag{display:inline-block;padding:1px 8px;border-radius:10px;border:1px solid var(--line);background:var(--soft);font-size:13px}
+.res{margin:8px 0;overflow-wrap:anywhere}
+.res dt{font-size:13px;font-weight:650;margin-top:8px}
+.res dd{margin:2px 0}
+.boot{padding:0 16px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 @media (prefers-reduced-motion:reduce){*,::after{animation:none!important;transition:none!important}}`;
 
   //=== State ==================================================================
 
-  // The mounted widget (one per page): config, DOM, one view per tab, record, token, focus to
-  // restore, views waiting for the backend to come back, reconnect back-off, window listeners.
-  // A view holds a tab's answer area and its request (AbortController, body, text, meta).
+  // The mounted widget (one per page): config, DOM, feature descriptors, one view per tab, record,
+  // token, views waiting for the backend, back-off, listeners. A view: a tab's form, answer, request.
   let S = null;
 
   //=== Rendering ==============================================================
@@ -379,33 +382,63 @@ th{background:var(--soft)}
     } catch (e) {
       shadow.append(h("style", null, CSS));
     }
-    const features = [...new Set(s.cfg.features)].filter((f) => ["summarize", "draft", "query"].includes(f));
-    if (!features.length) features.push("summarize");
-    const tablist = h("div", { role: "tablist", "aria-label": "Margin", onkeydown: tabKeys });
     const label = t("open") + (s.cfg.shortcut ? " (" + s.cfg.shortcut + ")" : "");
     s.views = {};
     s.tabs = {};
-    for (const f of features) {
-      s.tabs[f] = tablist.appendChild(button(t(f), () => select(f), "", { role: "tab", id: "t-" + f, "aria-controls": "p-" + f }));
-      s.views[f] = view(f);
-    }
+    s.tablist = h("div", { role: "tablist", "aria-label": "Margin", onkeydown: tabKeys });
+    s.boot = { err: h("div", { class: "err", role: "alert", hidden: true }) }; // GET /v1/features failed
     s.rec = h("span", { class: "rec" });
     s.live = h("div", { class: "sr", role: "status", "aria-live": "polite" });
     s.launch = button(icon(CHAT), open, "launch", { "aria-label": label, title: label, "aria-expanded": "false", "aria-controls": "panel" });
-    s.panel = h("section", { class: "panel", id: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "ttl", hidden: true },
+    s.panel = h("section", { class: "panel", id: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "ttl", tabindex: -1, hidden: true },
       h("header", null, h("h2", { id: "ttl" }, "Margin"), s.rec, button(icon(CROSS), close, "icon", { "aria-label": t("close"), title: t("close") })),
-      tablist, features.map((f) => s.views[f].panel), s.live);
+      s.tablist, h("div", { class: "boot" }, s.boot.err), s.live);
     s.root = h("div", { class: "root " + s.cfg.position, onkeydown: rootKeys }, s.launch, s.panel);
     shadow.append(s.root);
     theme();
-    select(features[0], true);
     showRecord();
     (document.body || document.documentElement).append(host);
   }
 
-  /** One tab: its form, then the answer area. */
-  function view(feature) {
-    const v = { feature, text: "", said: 0 };
+  /** The feature descriptors, once per mount: they make the tabs. */
+  async function load() {
+    const s = S;
+    try {
+      const res = await call("/v1/features");
+      if (!res.ok) throw await httpError(res);
+      const body = await res.json();
+      if (S === s) tabs(body.features, body.feedback_reasons);
+    } catch (e) {
+      if (S === s) fail(s.boot, e);
+    }
+  }
+
+  /** A tab per descriptor, filtered and ordered by the `features` option; the reasons a thumb may carry. */
+  function tabs(list, reasons) {
+    const s = S;
+    const want = s.cfg.features;
+    if (s.feats) return; // a second load() (Retry, twice)
+    s.reasons = reasons || {};
+    let feats = want ? [...new Set(want)].map((n) => list.find((d) => d.name === n)).filter(Boolean) : list;
+    if (!feats.length) feats = list;
+    s.feats = feats;
+    s.delay = 0;
+    s.boot.err.hidden = true;
+    for (const d of feats) {
+      const f = d.name;
+      s.tabs[f] = s.tablist.appendChild(button(lbl(f, d.title), () => select(f), "", { role: "tab", id: "t-" + f, "aria-controls": "p-" + f }));
+      s.views[f] = view(d);
+      s.live.before(s.views[f].panel);
+    }
+    showRecord();
+    if (s.shadow.activeElement === s.panel) (s.tabs[s.tab] || s.panel).focus();
+    if (s.isOpen) autorun(false);
+  }
+
+  /** One tab: a form from the descriptor's inputs, then the answer area. */
+  function view(d) {
+    const f = d.name;
+    const v = { feature: f, d, text: "", said: 0 };
     for (const k of ["badges", "note", "err", "table", "foot", "tools", "fb"]) v[k] = h(k === "note" ? "p" : "div", { hidden: true });
     v.badges.className = v.tools.className = "row";
     v.note.className = v.foot.className = "mut";
@@ -415,27 +448,32 @@ th{background:var(--soft)}
     v.out = h("div", { class: "md" });
     v.stop = button(t("stop"), () => stop(v), "btn", { hidden: true });
     v.box = h("div", null, v.badges, v.note, v.err, v.out, v.table, v.foot, v.tools, v.fb);
-    v.panel = h("div", { role: "tabpanel", id: "p-" + feature, "aria-labelledby": "t-" + feature }, form(v), v.box);
+    v.fields = d.inputs.map((i) => [i, field(f, i)]);
+    const again = d.auto_run ? "again" : "run";
+    v.panel = h("div", { role: "tabpanel", id: "p-" + f, "aria-labelledby": "t-" + f },
+      h("form", {
+        onsubmit: (e) => {
+          e.preventDefault(); // first, so the host page never navigates
+          go(v);
+        },
+      }, v.fields.map(([i, el]) => [h("label", { for: el.id }, el.lab), el]),
+      h("div", { class: "row" }, button(lbl(f + "." + again, t(again)), null, d.auto_run ? "btn" : "btn pri", { type: "submit" }), v.stop)),
+      v.box);
     return v;
   }
 
-  function form(v) {
-    if (v.feature === "summarize") return h("div", { class: "row" }, button(t("again"), () => summarize(true)), v.stop);
-    const go = h("div", { class: "row" }, button(t(v.feature === "draft" ? "write" : "ask"), null, "btn pri", { type: "submit" }), v.stop);
-    const submit = (fn) => (e) => {
-      e.preventDefault(); // first, so the host page never navigates
-      fn();
-    };
-    if (v.feature === "draft") {
-      return h("form", { onsubmit: submit(draft) },
-        h("label", { for: "kind" }, t("kind")),
-        h("select", { id: "kind" }, KINDS.map((k, i) => h("option", { value: k }, t("kinds")[i]))),
-        h("label", { for: "instr" }, t("instruction")),
-        h("textarea", { id: "instr", rows: 2, maxlength: 2000 }), go);
-    }
-    return h("form", { onsubmit: submit(ask) },
-      h("label", { for: "q" }, t("question")),
-      h("input", { id: "q", placeholder: t("hint"), autocomplete: "off", maxlength: 500 }), go);
+  /** A select for a "choice" input, else a text field. */
+  function field(f, i) {
+    const k = f + "." + i.name;
+    const id = "i-" + f + "-" + i.name;
+    const area = !i.max_length || i.max_length > 1000;
+    const el = i.type === "choice"
+      ? h("select", { id }, i.required ? "" : h("option", { value: "" }, "—"),
+        i.choices.map((c) => h("option", { value: c.value }, lbl(k + "." + c.value, c.label))))
+      : h(area ? "textarea" : "input", { id, maxlength: i.max_length,
+        autocomplete: "off", required: i.required });
+    el.lab = lbl(k, i.label) + (i.required ? "" : " " + t("optional"));
+    return el;
   }
 
   function theme() {
@@ -443,11 +481,22 @@ th{background:var(--soft)}
     S.root.classList.toggle("dark", mode === "dark" || (mode !== "light" && matchMedia("(prefers-color-scheme: dark)").matches));
   }
 
+  /** The record in the header, tabs for its type, choices preset for it (`case_reply` on a case). */
   function showRecord() {
     const r = S.record;
-    const kind = S.shadow.getElementById("kind");
+    let first;
     S.rec.textContent = r ? r.type + " " + r.id : "";
-    if (kind && r) kind.value = r.type === "case" ? "case_reply" : "follow_up_email";
+    for (const f in S.views) {
+      const d = S.views[f].d;
+      const on = !d.record_types.length || (r && d.record_types.includes(r.type));
+      S.tabs[f].hidden = !on;
+      first = first || (on && f);
+      for (const [, el] of S.views[f].fields) if (r && el.options) {
+        const pick = [...el.options].find((o) => o.value.startsWith(r.type + "_"));
+        el.selectedIndex = pick ? pick.index : 0;
+      }
+    }
+    if (!S.tabs[S.tab] || S.tabs[S.tab].hidden) select(first, true);
   }
 
   function select(f, quiet) {
@@ -456,12 +505,12 @@ th{background:var(--soft)}
       S.tabs[k].setAttribute("aria-selected", k === f);
       S.views[k].panel.hidden = k !== f;
     }
-    if (!quiet) summarize(false);
+    if (!quiet) autorun(false);
   }
 
   /** Arrow keys, Home and End move between tabs (Tab reaches each of them too). */
   function tabKeys(e) {
-    const keys = Object.keys(S.tabs);
+    const keys = Object.keys(S.tabs).filter((k) => !S.tabs[k].hidden);
     const i = keys.indexOf(S.tab);
     const j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: -1 }[e.key];
     if (j === undefined) return;
@@ -505,7 +554,7 @@ th{background:var(--soft)}
 
   function reset(v) {
     cancelAnimationFrame(v.frame);
-    Object.assign(v, { text: "", shown: "", said: 0, frame: 0, meta: null });
+    Object.assign(v, { text: "", shown: "", said: 0, frame: 0, meta: null, result: null });
     for (const k of ["badges", "note", "err", "table", "foot", "tools", "fb"]) {
       v[k].textContent = "";
       v[k].hidden = true;
@@ -540,17 +589,35 @@ th{background:var(--soft)}
     if (code === "offline") offline(v);
   }
 
-  function table(v, r) {
+  //=== Results: the `result` event's {kind, data}, as text, never HTML ===
+
+  const cell = (c) => (c == null ? "—" : c.toLocaleString(lang()));
+  const head = (c) => (c[0].toUpperCase() + c.slice(1)).replace(/_/g, " ");
+  const dl = (pairs) => h("dl", { class: "res" }, pairs.map(([k, x]) => [h("dt", null, k), h("dd", null, x)]));
+
+  function result(v, r) {
+    const data = (v.result = r.data || {});
+    v.table.replaceChildren(...(r.kind === "table" ? table(data) : r.kind === "triage" ? [triage(data)]
+      : [dl(Object.entries(data).map(([k, x]) => [head(k), x && typeof x === "object" ? JSON.stringify(x) : cell(x)]))]));
+    v.table.hidden = false;
+  }
+
+  function table(r) {
     const rows = r.rows || [];
-    const cell = (c) => (c == null ? "—" : c.toLocaleString(lang()));
-    const head = (c) => (c[0].toUpperCase() + c.slice(1)).replace(/_/g, " ");
-    v.table.replaceChildren(
+    return [
       h("div", { class: "tbl", role: "region", tabindex: 0, "aria-label": r.description },
         h("table", null, h("caption", null, r.description),
           h("thead", null, h("tr", null, (r.columns || []).map((c) => h("th", { scope: "col" }, head(c))))),
           h("tbody", null, rows.map((row) => h("tr", null, row.map((c) => h("td", null, cell(c)))))))),
-      r.total > rows.length ? h("p", { class: "mut" }, t("showing", { n: rows.length, total: r.total })) : "");
-    v.table.hidden = false;
+      r.total > rows.length ? h("p", { class: "mut" }, t("showing", { n: rows.length, total: r.total })) : ""];
+  }
+
+  /** Category, priority and tags: each value a label, its reason one line of text. */
+  function triage(r) {
+    const one = (x) => [h("span", { class: "tag" }, String(x.value)), h("div", { class: "mut" }, String(x.reason || ""))];
+    return dl([["category", r.category], ["priority", r.priority], ["tags", r.tags]]
+      .filter(([, x]) => x && (!x.map || x.length))
+      .map(([k, x]) => [t(k), (x.map ? x : [x]).map(one)]));
   }
 
   /** Thumbs up/down; a thumb is posted at once, then reason tags and a comment may follow. */
@@ -565,7 +632,8 @@ th{background:var(--soft)}
   function rate(v, rating) {
     for (const b of v.fb.querySelectorAll("[data-rating]")) b.setAttribute("aria-pressed", b.dataset.rating === rating);
     const press = (e) => e.currentTarget.setAttribute("aria-pressed", e.currentTarget.getAttribute("aria-pressed") !== "true");
-    const chips = REASONS[rating].map((r) => button(t("reasons." + r), press, "chip", { "aria-pressed": "false", "data-reason": r }));
+    const chips = (S.reasons[rating] || []).map((c) => button((S.strings.reasons || {})[c.value] || c.label, press, "chip",
+      { "aria-pressed": "false", "data-reason": c.value }));
     const comment = h("textarea", { id: "fbc-" + v.feature, rows: 2, maxlength: 2000 });
     const details = h("div", null,
       h("div", { class: "row", role: "group", "aria-label": t(rating) }, chips),
@@ -586,7 +654,7 @@ th{background:var(--soft)}
     const body = { interaction_id: v.meta.interaction_id, rating, reasons, comment: comment || null };
     return (v.fbq = (v.fbq || Promise.resolve()).then(async () => {
       try {
-        const res = await post("/v1/feedback", body);
+        const res = await call("/v1/feedback", body);
         if (!res.ok) throw await httpError(res);
         say((v.fbMsg.textContent = t("thanks")));
         emit("feedback", body);
@@ -621,30 +689,28 @@ th{background:var(--soft)}
     });
   }
 
-  /** POST JSON to the backend; on a 401, ask getToken once more and try again. */
-  async function post(path, body, signal, sse, fresh) {
+  /** GET, or POST `body` as JSON; on a 401, ask getToken once more and try again. */
+  async function call(path, body, signal, sse, fresh) {
     const s = S;
+    const headers = { Authorization: "Bearer " + (await bearer(fresh)), Accept: sse ? "text/event-stream" : "application/json" };
+    if (body) headers["Content-Type"] = "application/json";
     const res = await net(s.cfg.server + path, {
-      method: "POST",
+      method: body ? "POST" : "GET",
       signal,
       credentials: "omit",
       cache: "no-store",
-      headers: {
-        Authorization: "Bearer " + (await bearer(fresh)),
-        "Content-Type": "application/json",
-        Accept: sse ? "text/event-stream" : "application/json",
-      },
-      body: JSON.stringify(body),
+      headers,
+      body: body && JSON.stringify(body),
     });
-    return res.status === 401 && !fresh && s.cfg.getToken ? post(path, body, signal, sse, true) : res;
+    return res.status === 401 && !fresh && s.cfg.getToken ? call(path, body, signal, sse, true) : res;
   }
 
   /** A MarginError from an error response: {status_code, code, detail} and Retry-After. */
   async function httpError(res) {
     const body = await res.json().catch(noop) || {};
     const status = res.status;
-    const code = { 401: "unauthorized", 403: "forbidden", 429: "rate_limited" }[status] ||
-      (body.code && body.code !== "error" ? body.code : status >= 500 ? "unavailable" : "invalid_request");
+    const code = (body.code !== "error" && body.code) || { 401: "unauthorized", 403: "forbidden", 429: "rate_limited" }[status] ||
+      (status >= 500 ? "unavailable" : "invalid_request");
     return new MarginError(code, body.detail || res.statusText, +res.headers.get("Retry-After"), status);
   }
 
@@ -653,7 +719,7 @@ th{background:var(--soft)}
    * Resolves with `done`; rejects with a MarginError on `error` or when the stream is cut short.
    */
   async function stream(path, body, signal, on) {
-    const res = await post(path, body, signal, true);
+    const res = await call(path, body, signal, true);
     if (!res.ok) throw await httpError(res);
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -693,7 +759,7 @@ th{background:var(--soft)}
       Object.assign(v, { req: body, loaded: true });
       busy(v, true);
       say(t("working"));
-      const done = await stream("/v1/" + v.feature, body, ctrl.signal, (type, d) => {
+      const end = await stream(v.d.path || "/v1/" + v.feature, body, ctrl.signal, (type, d) => {
         if (!live()) return;
         if (type === "meta") {
           if (v.meta) v.note.textContent = t("fallback"); // a fallback provider took over
@@ -706,18 +772,18 @@ th{background:var(--soft)}
         } else if (type === "delta") {
           v.text += d.text;
           if (!v.frame) v.frame = requestAnimationFrame(guard(() => paint(v)));
-        } else if (type === "result") table(v, d);
+        } else if (type === "result") result(v, d);
       });
       if (!live()) return;
       s.delay = 0; // the backend answers: a later outage starts its back-off afresh
       paint(v);
       announce(v, true);
       say(t("done"));
-      v.foot.textContent = v.meta.model + " · " + (done.latency_ms / 1000).toFixed(1) + " s";
+      v.foot.textContent = v.meta.model + " · " + (end.latency_ms / 1000).toFixed(1) + " s";
       v.foot.hidden = false;
       tools(v);
       feedback(v);
-      emit("answer", { feature: v.feature, text: v.text, meta: v.meta, done });
+      emit("answer", { feature: v.feature, text: v.text, meta: v.meta, done: end, result: v.result });
     } catch (e) {
       if (!live()) return;
       paint(v);
@@ -739,7 +805,8 @@ th{background:var(--soft)}
   }
 
   function retry(v) {
-    if (v.req) run(v, v.req);
+    if (v === S.boot) load();
+    else if (v.req) run(v, v.req);
   }
 
   /** Backend unreachable: remember the view; probe /healthz with back-off (and on `online`). */
@@ -770,34 +837,44 @@ th{background:var(--soft)}
 
   //=== Features ===============================================================
 
-  function summarize(force) {
-    const v = S.views.summarize;
-    if (!v || S.tab !== "summarize" || (v.loaded && !force)) return;
-    if (S.record) return run(v, { record: S.record });
-    reset(v);
-    v.out.append(h("p", { class: "mut" }, t("none")));
+  /** Run the open tab's feature if its descriptor says auto_run and it has not run yet. */
+  function autorun(force) {
+    const v = S.views[S.tab];
+    if (v && v.d.auto_run && (force || !v.loaded)) go(v);
   }
 
-  function draft() {
-    const instruction = S.shadow.getElementById("instr").value.trim();
-    const body = { record: S.record, kind: S.shadow.getElementById("kind").value };
-    if (instruction) body.instruction = instruction;
-    if (!S.record) return fail(S.views.draft, new MarginError("record_not_found"));
-    run(S.views.draft, body);
+  /** Run a feature with `{record?, <input>: value, …}` from the record and the form. */
+  function go(v) {
+    const d = v.d;
+    const body = {};
+    if (d.record === "required" && !S.record) {
+      reset(v);
+      return v.out.append(h("p", { class: "mut" }, t("none")));
+    }
+    if (d.record !== "none" && S.record) body.record = S.record;
+    for (const [i, el] of v.fields) {
+      const value = el.value.trim();
+      if (value) body[i.name] = value;
+      else if (i.required) return el.focus();
+    }
+    run(v, body);
   }
 
-  function ask() {
-    const question = S.shadow.getElementById("q").value.trim();
-    if (question) run(S.views.query, S.record ? { question, record: S.record } : { question });
-  }
-
-  /** Insert and Copy under a finished draft. */
+  /** The descriptor's actions under a finished answer. */
   function tools(v) {
-    if (v.feature !== "draft" || !v.text) return;
-    v.tools.replaceChildren(
-      S.cfg.onInsertDraft || S.cfg.insertTarget ? button(t("insert"), () => insert(v), "btn pri") : "",
-      button(t("copy"), () => copy(v)));
-    v.tools.hidden = false;
+    const a = v.d.actions;
+    const cfg = S.cfg;
+    v.ok = h("span", { class: "mut" });
+    v.tools.replaceChildren(...[
+      a.includes("insert") && v.text && (cfg.onInsertDraft || cfg.insertTarget) && button(t("insert"), () => insert(v), "btn pri"),
+      a.includes("apply") && v.result && button(t("apply"), () => apply(v), "btn pri"),
+      a.includes("copy") && v.text && button(t("copy"), () => copy(v)),
+    ].filter(Boolean), v.ok);
+    v.tools.hidden = v.tools.children.length < 2;
+  }
+
+  function done(v, key) {
+    say((v.ok.textContent = t(key)));
   }
 
   async function insert(v) {
@@ -813,14 +890,26 @@ th{background:var(--soft)}
       box.dispatchEvent(new Event("input", { bubbles: true }));
       box.dispatchEvent(new Event("change", { bubbles: true }));
     }
-    say(t("inserted"));
+    done(v, "inserted");
     emit("draft-insert", detail);
+  }
+
+  /** Apply: the suggested values, strings only, to the host's onApplyTriage. */
+  async function apply(v) {
+    const r = v.result;
+    const value = (x) => (x ? String(x.value) : null);
+    const values = { category: value(r.category), priority: value(r.priority), tags: (r.tags || []).map(value), interactionId: v.meta.interaction_id };
+    const detail = { ...values, record: S.record };
+    if (!emit("before-triage-apply", detail, true)) return;
+    if (S.cfg.onApplyTriage) await S.cfg.onApplyTriage(values);
+    done(v, "applied");
+    emit("triage-apply", detail);
   }
 
   async function copy(v) {
     try {
       await navigator.clipboard.writeText(v.text);
-      say(t("copied"));
+      done(v, "copied");
     } catch (e) {
       getSelection().selectAllChildren(v.out); // no clipboard access: select it for Ctrl+C
     }
@@ -871,6 +960,7 @@ th{background:var(--soft)}
     on(window, "online", probe);
     on(matchMedia("(prefers-color-scheme: dark)"), "change", theme);
     if (!cfg.server) fail(null, new MarginError("invalid_request", "Margin: no server configured"));
+    else load();
     emit("mount", { record });
     if (cfg.open) open();
   }
@@ -880,8 +970,8 @@ th{background:var(--soft)}
     const r = validRecord(record);
     if (!S || (r && S.record && r.type === S.record.type && r.id === S.record.id)) return;
     S.record = r;
-    S.pending.clear();
     for (const v of Object.values(S.views)) {
+      S.pending.delete(v);
       stop(v);
       busy(v, false);
       reset(v);
@@ -889,7 +979,7 @@ th{background:var(--soft)}
     }
     showRecord();
     emit("record", { record: r });
-    if (S.isOpen) summarize(false);
+    if (S.isOpen) autorun(false);
   }
 
   /** Open the panel; focus moves into it (margin:before-open can cancel). */
@@ -902,8 +992,8 @@ th{background:var(--soft)}
     s.panel.hidden = false;
     s.launch.hidden = true;
     s.launch.setAttribute("aria-expanded", "true");
-    s.tabs[s.tab].focus();
-    summarize(false);
+    (s.tabs[s.tab] || s.panel).focus(); // no tabs yet: tabs() moves it
+    autorun(false);
     emit("open", { record: s.record });
   }
 
@@ -943,7 +1033,7 @@ th{background:var(--soft)}
   /** Anything unexpected: shown in the current tab and sent as margin:error, never thrown. */
   function report(e) {
     try {
-      fail(S && S.views[S.tab], e);
+      fail(S && (S.views[S.tab] || S.boot), e);
     } catch (e2) {}
   }
 

@@ -7,6 +7,17 @@ import msgspec
 from margin.demo.cases_data import CASES, COMMENTS, CUSTOMERS, Case, Comment, Customer
 
 DONE = ("solved", "closed")
+CATEGORIES = (
+    ("billing", "Billing"),
+    ("bug", "Bug"),
+    ("how_to", "How-to"),
+    ("account", "Account"),
+    ("integration", "Integration"),
+    ("performance", "Performance"),
+)
+"""The helpdesk's own case categories (value, label): its triage form offers them, and the demo's
+Margin configuration declares the same values for the triage feature to choose from."""
+PRIORITIES = (("low", "Low"), ("normal", "Normal"), ("high", "High"), ("urgent", "Urgent"))
 
 
 class CaseRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,6 +32,8 @@ class CasePage(msgspec.Struct, frozen=True, kw_only=True):
     """Newest first."""
     customer_cases: list[Case]
     """Every case of the same customer, the shown one included."""
+    categories: tuple[tuple[str, str], ...] = CATEGORIES
+    priorities: tuple[tuple[str, str], ...] = PRIORITIES
 
 
 def list_cases() -> list[CaseRow]:

@@ -246,7 +246,8 @@ def page(browser: Browser, site: HostSite) -> Iterator[Page]:
 RECORD_EVENTS = """
 window.__events = [];
 for (const name of ["ready", "mount", "open", "close", "before-open", "before-close", "answer", "error",
-                    "feedback", "draft-insert", "before-draft-insert", "record", "unmount"]) {
+                    "feedback", "draft-insert", "before-draft-insert", "triage-apply", "before-triage-apply",
+                    "record", "unmount"]) {
   window.addEventListener("margin:" + name, (e) => window.__events.push({name, detail: e.detail}));
 }
 window.__csp = [];

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import OTHER_SECRET, ServerThread, make_settings
+from conftest import OTHER_SECRET, ServerThread, make_settings, token_for
 
 from browser.conftest import RECORD_EVENTS, ROOT, PageErrors, artifact, events, settle, wait_answer, widget
 from margin.auth import verify_token
 from margin.config import Settings, load_settings
 from margin.demo.cases_data import Case, Comment, Customer
 from margin.demo.pages import page_tenant
-from margin.demo.pages_cases import CasePage, CaseRow
+from margin.demo.pages_cases import CATEGORIES, PRIORITIES, CasePage, CaseRow
 from margin.demo.pages_crm import Deal, DealPage, Entry
 from margin.demo.pages_render import render_page
 
@@ -112,6 +112,13 @@ def test_the_case_page_shows_the_case_customer_and_comments(demo: ServerThread) 
     order = [html.index(text) for text in ("Is there a workaround", "Root cause found", "Exporting")]
     assert order == sorted(order)  # newest first
     assert 'data-record-type="case" data-record-id="C-2001"' in html and 'id="reply-body"' in html
+    # host.js mounts Margin there (its onApplyTriage is a callback), from the page's settings
+    assert '<script src="/widget.js" async></script>' in html and 'id="margin-config"' in html
+    assert_page_token(re.findall(r'data-token="([^"]+)"', html)[0], demo.settings)
+    # the host's own triage fields, which Margin's Apply fills
+    assert '<option value="high" selected>High</option>' in html  # the case's priority
+    assert all(f'<option value="{value}">' in html for value, _ in CATEGORIES)
+    assert 'id="triage-tags" name="tags" autocomplete="off" value="billing, export"' in html
 
 
 def test_the_list_pages_list_every_record_and_mount_with_get_token(demo: ServerThread) -> None:
@@ -151,7 +158,7 @@ def assert_page_token(token: str, settings: Settings) -> None:
 
 
 def test_the_demo_tenant_signs_when_there_is_one(tmp_path: Path) -> None:
-    settings = load_settings(env={}, overrides={"mode": "demo", "data_dir": str(tmp_path)})
+    settings = load_settings(env={}, overrides={"plugins": ["demo"], "data_dir": str(tmp_path)})
     assert page_tenant(settings) == "demo"
 
 
@@ -257,7 +264,7 @@ def test_on_a_record_page_the_summary_streams_and_a_draft_goes_into_the_reply_bo
 ) -> None:
     page = host_page
     page.goto(demo.url + path)
-    expect(widget(page, ".launch")).to_be_visible()  # mounted: now watch the summary
+    expect(widget(page, "#p-summarize")).to_have_count(1)  # mounted, tabs in: now watch the summary
     page.evaluate(WATCH_SUMMARY)
     open_panel(page)
     final = wait_answer(page)
@@ -340,3 +347,75 @@ def test_on_a_list_page_the_widget_follows_the_selected_row(
     preview.get_by_role("link", name=open_link).click()
     expect(page).to_have_url(f"{demo.url}{path}/{record_id}")
     expect(page.locator("h1")).to_contain_text(title)
+
+
+# Records what the page's onApplyTriage is called with: Margin.mount, as host.js calls it, is wrapped.
+SPY_ON_APPLY_TRIAGE = """
+window.__applied = [];
+let margin;
+Object.defineProperty(window, "Margin", {configurable: true, get: () => margin, set(real) {
+  const mount = (cfg) => real.mount({...cfg, onApplyTriage: (values) => {
+    window.__applied.push(values);
+    return cfg.onApplyTriage(values);
+  }});
+  margin = Object.freeze({...real, mount});
+}});
+"""
+
+
+def test_triage_on_the_case_page_fills_the_host_fields_through_on_apply_triage(
+    host_page: Page, demo: ServerThread
+) -> None:
+    page = host_page
+    page.add_init_script(SPY_ON_APPLY_TRIAGE)
+    page.goto(demo.url + "/helpdesk/cases/C-2001")
+    open_panel(page)
+    wait_answer(page)  # the summary runs on open
+    tabs = widget(page, "[role=tab]:visible")
+    expect(tabs).to_have_text(["Summary", "Draft", "Ask", "Triage"])
+    tabs.get_by_text("Triage").click()
+    triage = widget(page, "#p-triage")
+    triage.get_by_role("button", name="Suggest").click()
+    wait_answer(page, "triage")
+    [answer] = [a for a in events(page, "answer") if a["feature"] == "triage"]
+    result = answer["result"]
+    category, priority = result["category"]["value"], result["priority"]["value"]
+    tags = [tag["value"] for tag in result["tags"]]
+    assert category in dict(CATEGORIES) and priority in dict(PRIORITIES) and tags
+    # Each value a label, its reason one line of text under it.
+    expect(triage.locator("dl dt")).to_have_text(["Category", "Priority", "Tags"])
+    expect(triage.locator("dd .tag")).to_have_text([category, priority, *tags])
+    reasons = triage.locator("dd .mut").all_inner_texts()
+    assert len(reasons) == 2 + len(tags) and all(reason.strip() for reason in reasons)
+    assert reasons[0] == result["category"]["reason"]
+
+    page.locator("#triage-category").select_option("")  # so that Apply visibly changes it
+    triage.get_by_role("button", name="Apply").click()
+    expect(triage.get_by_text("Applied to the record.")).to_be_visible()
+    expect(page.locator("#triage-category")).to_have_value(category)
+    expect(page.locator("#triage-priority")).to_have_value(priority)
+    expect(page.locator("#triage-tags")).to_have_value(", ".join(tags))
+    expect(page.locator("#triage-category")).to_have_class(re.compile(r"\bfilled\b"))
+    expect(page.locator("#triage-toast")).to_contain_text("Margin filled in category")
+    interaction_id = answer["meta"]["interaction_id"]
+    [before] = events(page, "before-triage-apply")
+    [applied] = events(page, "triage-apply")
+    values = {"category": category, "priority": priority, "tags": tags, "interactionId": interaction_id}
+    assert before == applied == {**values, "record": {"type": "case", "id": "C-2001"}}
+    assert page.evaluate("window.__applied") == [values]  # what host.js's onApplyTriage got
+    page.get_by_role("button", name="Save triage").click()  # the host's own form saves it
+    expect(page.locator("#triage-toast")).to_have_text("Triage saved for C-2001.")
+    page.screenshot(path=artifact("demo-case-triage.png"))
+
+    triage.get_by_role("button", name="Good answer").click()
+    expect(triage.get_by_text("Thanks for the feedback.")).to_be_visible()
+    headers = {"Authorization": f"Bearer {token_for('globex', 'alice', ('manager',))}"}
+    stored = httpx.get(f"{demo.url}/v1/feedback/{interaction_id}", headers=headers).json()
+    assert stored["rating"] == "up"
+    assert events(page, "feedback")[-1]["interaction_id"] == interaction_id
+    assert page.evaluate("window.__csp") == []
+
+    page.goto(demo.url + "/crm/deals/D-1001")  # a deal: triage is for cases only
+    open_panel(page)
+    expect(widget(page, "[role=tab]:visible")).to_have_text(["Summary", "Draft", "Ask"])
+    expect(widget(page, "#t-triage")).to_be_hidden()

@@ -12,7 +12,7 @@ import pytest
 from conftest import ServerThread, make_settings
 
 from browser.conftest import HostSite, PageErrors, artifact, events, open_panel, wait_answer, widget
-from margin.simulator import Scenario, SimulatorThread
+from margin.testing.simulator import Scenario, SimulatorThread
 
 with contextlib.suppress(ImportError):  # without it the browser fixture skips (or fails in CI)
     from playwright.sync_api import Page, Route, expect
@@ -36,7 +36,7 @@ def test_backend_down_leaves_the_host_working_and_the_widget_recovers(
     settings = make_settings(tmp_path)
     server = ServerThread(settings).__enter__()
     page.goto(site.page("deal", server=server.url))
-    page.wait_for_function("window.__events.some((e) => e.name === 'mount')")
+    expect(widget(page, "#t-summarize")).to_have_count(1)  # the feature list came in
     server.__exit__()
 
     open_panel(page)
@@ -57,6 +57,26 @@ def test_backend_down_leaves_the_host_working_and_the_widget_recovers(
 
     with ServerThread(settings):  # back on the same port: the widget retries on its own
         expect(error).to_be_hidden(timeout=15_000)
+        assert "Acme Corp platform renewal" in wait_answer(page)
+    errors.assert_clean()
+
+
+def test_backend_down_from_the_start_then_the_tabs_come_when_it_answers(
+    page: Page, site: HostSite, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    server = ServerThread(settings)  # not started yet: GET /v1/features cannot connect
+    page.goto(site.page("deal", server=server.url))
+    open_panel(page)
+    error = widget(page, ".boot .err")
+    expect(error).to_contain_text("Margin can't be reached")
+    expect(widget(page, "[role=tab]")).to_have_count(0)
+    assert [(e["code"], e["feature"]) for e in events(page, "error")] == [("offline", None)]
+    errors: PageErrors = page.errors  # type: ignore[attr-defined]
+    errors.assert_clean()
+    with server:  # the widget probes with back-off, then loads the tabs and runs the summary
+        expect(error).to_be_hidden(timeout=15_000)
+        expect(widget(page, "[role=tab]:visible")).to_have_text(["Summary", "Draft", "Ask"])
         assert "Acme Corp platform renewal" in wait_answer(page)
     errors.assert_clean()
 
@@ -143,6 +163,11 @@ FAILURES = {
     "filtered": (failed("content_filtered"), "blocked by the content filter"),
     "cut-short": (ended({"type": "delta", "text": "Half an ans"}), "The connection dropped"),
     "401": (rejected(401, "unauthorized"), "Your Margin session has expired"),
+    "500": (rejected(500, "internal_error"), "Something went wrong in Margin"),
+    "not-for-this-record": (rejected(422, "feature_unavailable"), "Not available for this record"),
+    "quota": (rejected(429, "quota_exceeded"), "Your Margin usage limit is reached"),
+    "sensitive-event": (failed("sensitive_data"), "no allowed AI service can take this record"),
+    "unknown-code-event": (failed("brand_new_code"), "(the server's words)"),
 }
 
 

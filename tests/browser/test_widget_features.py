@@ -35,7 +35,7 @@ def test_summary_streams_on_open_through_many_partial_texts(
     page: Page, site: HostSite, slow_backend: ServerThread
 ) -> None:
     page.goto(site.page("deal", server=slow_backend.url))
-    page.wait_for_function("window.__events.some((e) => e.name === 'mount')")
+    expect(widget(page, "#p-summarize")).to_have_count(1)  # mounted, its tabs from GET /v1/features
     page.evaluate(WATCH_SUMMARY)
     open_panel(page)
     final = wait_answer(page)
@@ -106,6 +106,7 @@ def test_a_question_shows_a_table_with_rows(page: Page, site: HostSite) -> None:
     open_panel(page)
     widget(page).get_by_role("tab", name="Ask").click()
     ask = widget(page, "#p-query")
+    expect(ask.get_by_label("Question")).to_have_attribute("maxlength", "1000")  # the server's limit
     ask.get_by_label("Question").fill("open deals over $40,000, largest first")
     ask.get_by_label("Question").press("Enter")
     narrative = wait_answer(page, "query")
@@ -204,14 +205,15 @@ def test_mount_options_position_theme_locale_features(
     page.goto(site.page("deal", widget="0"))
     page.add_script_tag(url=site.widget_src(backend.url))
     page.evaluate(
-        """(server) => Margin.mount({server, token: "t", record: {type: "deal", id: "D-1001"},
+        """([server, token]) => Margin.mount({server, token, record: {type: "deal", id: "D-1001"},
             position: "left", theme: "dark", locale: "fr-CA", features: ["query", "draft"],
             shortcut: "Ctrl+Shift+K", open: true})""",
-        backend.url,
+        [backend.url, token_for(TENANT)],
     )
     settle(page)
     assert widget(page, ".panel").bounding_box() == {"x": 0, "y": 0, "width": 400, "height": 800}
-    assert widget(page, "[role=tab]").all_inner_texts() == ["Question", "Brouillon"]
+    expect(widget(page, "[role=tab]")).to_have_text(["Question", "Brouillon"])  # the server's, filtered
+    expect(widget(page, "#p-query").get_by_role("button", name="Demander")).to_be_visible()
     assert widget(page, ".root").evaluate("(el) => el.classList.contains('dark')")
     page.add_style_tag(content="margin-sidebar { --margin-accent-dark: #ffb86b; }")  # host theming
     selected = widget(page, "[aria-selected=true]")

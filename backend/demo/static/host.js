@@ -46,6 +46,60 @@
     count();
   }
 
+  // The case page's triage form: the host's own fields. Margin's Apply fills them (onApplyTriage
+  // below); the agent reviews them and saves, as with any edit.
+  var triage = document.getElementById("triage");
+  var applyTriage = function (values) {
+    var fields = triage.elements;
+    var filled = [];
+    var set = function (field, value) {
+      if (value == null || field.value === value) return;
+      var before = field.value;
+      field.value = value;
+      if (field.tagName === "SELECT" && field.value !== value) {
+        field.value = before; // not one of the host's options: keep what was there
+        return;
+      }
+      field.classList.add("filled");
+      filled.push(field.labels[0].firstChild.textContent.trim());
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    set(fields.category, values.category);
+    set(fields.priority, values.priority);
+    if (values.tags.length) set(fields.tags, values.tags.join(", "));
+    document.getElementById("triage-toast").textContent = filled.length
+      ? "Margin filled in " + filled.join(", ").toLowerCase() + ": review, then save."
+      : "Margin's suggestions match the case already.";
+  };
+  if (triage) {
+    triage.addEventListener("input", function (event) { event.target.classList.remove("filled"); });
+    triage.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var tags = triage.elements.tags;
+      tags.value = tags.value.split(",").map(function (t) { return t.trim(); }).filter(Boolean).join(", ");
+      for (var i = 0; i < triage.elements.length; i++) triage.elements[i].classList.remove("filled");
+      document.getElementById("triage-toast").textContent = triage.dataset.saved;
+    });
+  }
+
+  // Record pages that mount Margin from script (the case page: its onApplyTriage is a callback,
+  // which a data attribute cannot carry). The settings come from the page, as the tag's would.
+  var config = document.getElementById("margin-config");
+  if (config) {
+    var mountFromConfig = function () {
+      var d = config.dataset;
+      window.Margin.mount({
+        server: d.server,
+        token: d.token,
+        record: { type: d.recordType, id: d.recordId },
+        insertTarget: d.insertTarget,
+        onApplyTriage: triage ? applyTriage : undefined,
+      });
+    };
+    if (window.Margin) mountFromConfig();
+    else window.addEventListener("margin:ready", mountFromConfig, { once: true });
+  }
+
   // List pages: selecting a row shows its preview, and Margin follows the selected record.
   var table = document.getElementById("records");
   if (table) {
