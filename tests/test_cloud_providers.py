@@ -37,8 +37,11 @@ from margin.providers import (
     build_provider,
 )
 from margin.providers.anthropic_provider import AnthropicProvider
+from margin.providers.base import CapacityTimeout
 from margin.providers.openai_provider import OpenAIProvider
 from margin.providers.sdk_common import error_fields, retry_after, status_error
+from margin.resilience.config import ProviderTimeouts
+from margin.resilience.timeouts import with_timeouts
 from margin.testing.simulator import ProviderSimulator, Scenario
 
 Kind = Literal["openai", "openai_compatible", "anthropic"]
@@ -528,6 +531,25 @@ async def test_waiting_for_a_pooled_connection_is_not_a_failure(
         assert all(record.completed for record in sim.requests)
         for stream in events:
             assert text_of(stream) == "The customer renewed the annual plan"
+    finally:
+        await provider.aclose()
+
+
+async def test_a_time_limit_during_a_wait_for_margins_own_pool_does_not_blame_the_provider(
+    sim: ProviderSimulator,
+) -> None:
+    sim.default = Scenario(total_tokens=6, tokens_per_s=20)  # about 300 ms per answer
+    provider = direct("openai", sim.openai_base_url, max_connections=1)
+    limits = ProviderTimeouts(ttft_s=0.1, idle_s=5, total_s=10)
+    try:
+        first = asyncio.create_task(collect(provider))
+        await sim.wait_until(lambda: sim.count() == 1)
+        with pytest.raises(CapacityTimeout, match="free connection") as caught:
+            [event async for event in with_timeouts(provider.stream(REQUEST), limits, provider="gpt")]
+        assert caught.value.blames_provider is False and caught.value.code == "timeout"
+        await first
+        late = [event async for event in with_timeouts(provider.stream(REQUEST), limits, provider="gpt")]
+        assert text_of(late)  # the flag did not outlive the wait: a later call is judged normally
     finally:
         await provider.aclose()
 

@@ -27,10 +27,13 @@ def test_built_in_features_come_from_entry_points() -> None:
 def test_the_feature_list_describes_tabs_and_forms(server: ServerThread) -> None:
     response = httpx.get(f"{server.url}/v1/features", headers=auth())
     assert response.status_code == 200
-    features = {f["name"]: f for f in response.json()["features"]}
+    listed = response.json()["features"]
+    assert [f["name"] for f in listed][:4] == ["summarize", "draft", "query", "triage"]  # the tabs' order
+    features = {f["name"]: f for f in listed}
     assert features["summarize"]["auto_run"] is True and features["summarize"]["inputs"] == []
     kind, instruction = features["draft"]["inputs"]
     assert kind["type"] == "choice" and kind["required"] is True
+    assert [c["value"] for c in kind["choices"]][:2] == ["follow_up_email", "case_reply"]  # as declared
     assert {"value": "case_reply", "label": "Reply to the customer"} in kind["choices"]
     assert (instruction["type"], instruction["max_length"], instruction["required"]) == ("text", 2000, False)
     assert features["query"]["inputs"][0]["max_length"] == 1000 and features["query"]["record"] == "optional"

@@ -8,6 +8,7 @@ from these declarations, so a feature from another package needs no change to Ma
 
 from __future__ import annotations
 
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class Feature(ABC):
     labels: ClassVar[Mapping[str, str]] = {}
     """Labels for the request's fields and choice values (default: the name, humanised)."""
     settings_type: ClassVar[type[msgspec.Struct] | None] = None
+    position: ClassVar[int] = 100
+    """Where its tab goes, lowest first (built-ins 10-40; ties by name)."""
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings
@@ -172,7 +175,7 @@ def request_inputs(request_type: type[msgspec.Struct], labels: Mapping[str, str]
         if isinstance(kind, msgspec.inspect.LiteralType):
             choices = tuple(
                 InputChoice(str(value), labels.get(str(value), str(value).replace("_", " ").capitalize()))
-                for value in kind.values
+                for value in _declared_order(request_type, field.name, kind.values)
             )
             inputs.append(
                 FeatureInput(
@@ -194,6 +197,15 @@ def request_inputs(request_type: type[msgspec.Struct], labels: Mapping[str, str]
                 f"{request_type.__name__}.{field.name}: a feature input must be a string or a Literal"
             )
     return tuple(inputs)
+
+
+def _declared_order(request_type: type, name: str, values: tuple[object, ...]) -> tuple[object, ...]:
+    """A Literal's values as written (the first is the form's default), not msgspec's order."""
+    hint = typing.get_type_hints(request_type).get(name)
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is Literal:
+            return typing.get_args(arg)
+    return values
 
 
 def strict_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class Draft(Feature):
     name = "draft"
     title = "Draft"
     summary = "Draft a reply, e-mail or note about a record"
+    position = 20
     request_type = DraftRequest
     prompt = "draft.v1"
     actions = ("insert", "copy")

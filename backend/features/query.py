@@ -42,6 +42,7 @@ class Query(Feature):
     name = "query"
     title = "Ask"
     summary = "Answer a plain-language question with a table"
+    position = 30
     request_type = QueryRequest
     prompt = "query.v1"
     answer_type = QueryPlan

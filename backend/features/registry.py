@@ -37,7 +37,8 @@ def installed_feature_names() -> tuple[str, ...]:
 
 class FeatureRegistry:
     def __init__(self, features: list[Feature]) -> None:
-        self._features = {feature.name: feature for feature in features}
+        ordered = sorted(features, key=lambda feature: (feature.position, feature.name))
+        self._features = {feature.name: feature for feature in ordered}
 
     @classmethod
     def load(cls, sections: Mapping[str, Mapping[str, Any]]) -> FeatureRegistry:

@@ -127,7 +127,10 @@ class ProviderRouter:
                         yield event
                 except ProviderError as exc:
                     error = exc
-                    await self._breakers.record_failure(permit, exc)
+                    if exc.blames_provider:
+                        await self._breakers.record_failure(permit, exc)
+                    else:  # Margin's own capacity ran out: no verdict on the provider
+                        await self._breakers.release(permit)
                     log.warning(
                         "provider.failed",
                         interaction_id=job.interaction_id,

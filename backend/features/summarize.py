@@ -21,6 +21,7 @@ class Summarize(Feature):
     name = "summarize"
     title = "Summary"
     summary = "Summarise a record"
+    position = 10
     request_type = SummarizeRequest
     prompt = "summarize.v1"
     auto_run = True

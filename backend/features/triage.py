@@ -34,6 +34,7 @@ class Triage(Feature):
     name = "triage"
     title = "Triage"
     summary = "Suggest a category, a priority and tags for a case or ticket"
+    position = 40
     request_type = TriageRequest
     prompt = "triage.v1"
     answer_type = TriageAnswer

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, Literal, Protocol
+from contextvars import ContextVar
+from typing import Any, ClassVar, Literal, Protocol
 
 import msgspec
 
@@ -60,15 +61,29 @@ class ProviderError(MarginError):
     status = 502
     user_message = "The AI provider failed."
 
+    blames_provider: ClassVar[bool] = True
+    """False when Margin itself caused it: the breaker records no failure."""
+
     def __init__(self, message: str, *, provider: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, retry_after=retry_after)
         self.provider = provider
+
+
+WAITING_FOR_CAPACITY: ContextVar[bool] = ContextVar("margin_waiting_for_capacity", default=False)
+"""True while a provider call waits for Margin's own connection pool, not for the provider:
+a time limit that passes then is no verdict on the provider (see ``blames_provider``)."""
 
 
 class ProviderTimeout(ProviderError):
     status = 504
     code = "timeout"
     user_message = "The AI provider took too long to answer."
+
+
+class CapacityTimeout(ProviderTimeout):
+    """A time limit passed while the call still waited for a free connection of Margin's own."""
+
+    blames_provider = False
 
 
 class ProviderRateLimited(ProviderError):

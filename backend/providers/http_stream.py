@@ -34,6 +34,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Final, cast
 from urllib.parse import urlsplit
 
+from margin.providers.base import WAITING_FOR_CAPACITY
+
 DEFAULT_MAX_CONNECTIONS: Final = 4096
 """Per (scheme, host, port): thousands of concurrent streams, each holding a connection."""
 KEEPALIVE_EXPIRY_S: Final = 15.0
@@ -507,6 +509,7 @@ class ConnectionPool:
         # Every connection is busy: wait for one to come back, however long that takes.
         waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
         host.waiters.append(waiter)
+        WAITING_FOR_CAPACITY.set(True)  # left set if cancelled: the time limit reads it (timeouts.py)
         try:
             handed = await waiter
         except asyncio.CancelledError:
@@ -522,6 +525,7 @@ class ConnectionPool:
                 with contextlib.suppress(ValueError):
                     host.waiters.remove(waiter)
             raise
+        WAITING_FOR_CAPACITY.set(False)
         if handed is not None:
             if handed.usable(time.monotonic()):
                 self._busy.add(handed)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from margin.providers.base import ProviderEvent, ProviderTimeout, TextDelta
+from margin.providers.base import (
+    WAITING_FOR_CAPACITY,
+    CapacityTimeout,
+    ProviderEvent,
+    ProviderTimeout,
+    TextDelta,
+)
 from margin.resilience.config import ProviderTimeouts
 
 
@@ -74,15 +80,13 @@ async def with_timeouts(
                 return
             except asyncio.CancelledError:
                 if watchdog.fired and task.uncancel() == 0:
-                    raise ProviderTimeout(
-                        _MESSAGES[limit].format(timeouts=timeouts), provider=provider
-                    ) from None
+                    raise _timeout(limit, timeouts, provider) from None
                 raise
             finally:
                 watchdog.waiting = False
             if watchdog.fired:  # it fired as the event arrived: the cancellation is still pending
                 task.uncancel()
-                raise ProviderTimeout(_MESSAGES[limit].format(timeouts=timeouts), provider=provider)
+                raise _timeout(limit, timeouts, provider)
             if limit == "ttft" and isinstance(event, TextDelta):
                 limit = "idle"
             yield event
@@ -94,6 +98,16 @@ async def with_timeouts(
     finally:
         watchdog.cancel()
         await stream.aclose()
+
+
+def _timeout(limit: str, timeouts: ProviderTimeouts, provider: str) -> ProviderTimeout:
+    """The limit passed; if the call was still waiting for Margin's own connection pool, the
+    provider was never asked, so it is no fault of the provider's."""
+    message = _MESSAGES[limit].format(timeouts=timeouts)
+    if WAITING_FOR_CAPACITY.get():
+        WAITING_FOR_CAPACITY.set(False)
+        return CapacityTimeout(f"{message}, waiting for a free connection of Margin's", provider=provider)
+    return ProviderTimeout(message, provider=provider)
 
 
 _MESSAGES = {
