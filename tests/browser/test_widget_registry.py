@@ -10,7 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from pathlib import Path
 from typing import Any
+
+import pytest
+from conftest import ServerThread, make_settings
+from plugin_packages import install_echo_feature
 
 from browser.conftest import HostSite, artifact, events, open_panel, wait_answer, widget
 
@@ -285,3 +290,22 @@ def test_the_feature_list_failing_shows_a_friendly_message_and_retry(page: Page,
     expect(widget(page, "[role=tab]:visible")).to_have_count(3)
     assert "Acme Corp platform renewal" in wait_answer(page)  # the summary runs once the tabs are in
     assert [e["code"] for e in events(page, "error")] == ["unauthorized", "unavailable"]
+
+
+def test_a_feature_from_an_installed_package_gets_its_tab_in_the_widget(
+    page: Page, site: HostSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No route faking here: a real package with a ``margin.features`` entry point, a real server."""
+    install_echo_feature(tmp_path / "site", monkeypatch)
+    with ServerThread(make_settings(tmp_path)) as server:
+        page.goto(site.page("deal", server=server.url))
+        open_panel(page)
+        expect(widget(page, "[role=tab]:visible")).to_have_text(["Summary", "Draft", "Ask", "Echo"])
+        widget(page).get_by_role("tab", name="Echo").click()
+        tab = widget(page, "#p-echo")
+        tab.get_by_label("Phrase").fill("hello there")
+        tab.get_by_label("Tone (optional)").select_option("loud")
+        tab.get_by_role("button", name="Run").click()
+        assert wait_answer(page, "echo") == "You said: HELLO THERE"
+        [answer] = [a for a in events(page, "answer") if a["feature"] == "echo"]
+        assert answer["meta"]["provider"] == "offline" and answer["meta"]["variant"] == "control"
