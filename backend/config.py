@@ -22,7 +22,14 @@ import msgspec
 
 from margin.adapters.registry import AdapterConfigError, decode_adapter_config
 from margin.plugins import PluginError, load_plugins
-from margin.resilience.config import ProviderTimeouts, ResilienceSettings
+from margin.providers.settings import ProviderSettings
+from margin.resilience.config import (
+    NonNegativeInt,
+    PositiveInt,
+    ProviderTimeouts,
+    ResilienceSettings,
+    Seconds,
+)
 
 ENV_PREFIX = "MARGIN_"
 DEFAULT_CONFIG_FILE = "margin.toml"
@@ -36,10 +43,6 @@ class ConfigError(Exception):
 
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
-Price = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,24 +51,6 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     workers: PositiveInt = 1
     max_body_bytes: PositiveInt = 256 * 1024
     heartbeat_s: Seconds = 15.0
-
-
-class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One configured provider. ``local = true`` marks a self-hosted model fit for sensitive data."""
-
-    kind: Literal["openai", "anthropic", "openai_compatible", "offline"]
-    model: str = ""
-    base_url: str | None = None
-    api_key: str | None = None
-    local: bool = False
-    connect_timeout_s: Seconds = 5.0
-    timeout_s: Seconds = 120.0
-    max_tokens: PositiveInt = 1024
-    input_usd_per_mtok: Price = 0.0
-    output_usd_per_mtok: Price = 0.0
-    pace_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    timeouts: ProviderTimeouts | None = None
-    """Time to first token, idle and total limits; None: ``resilience.timeouts``."""
 
 
 class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

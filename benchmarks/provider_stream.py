@@ -27,10 +27,10 @@ from typing import Literal
 
 import structlog
 
-from margin.config import ProviderSettings
 from margin.providers import ChatMessage, Provider, ProviderRequest, TextDelta
 from margin.providers.anthropic_provider import AnthropicProvider
 from margin.providers.openai_provider import OpenAIProvider
+from margin.providers.settings import ProviderSettings
 from margin.testing.simulator import Scenario, run_simulator
 
 Kind = Literal["openai", "openai_compatible", "anthropic"]

@@ -18,7 +18,6 @@ from typing import Any, Literal, cast
 import msgspec
 import pytest
 
-from margin.config import ProviderSettings
 from margin.providers import (
     ChatMessage,
     ContentFiltered,
@@ -40,6 +39,7 @@ from margin.providers.anthropic_provider import AnthropicProvider
 from margin.providers.base import CapacityTimeout
 from margin.providers.openai_provider import OpenAIProvider
 from margin.providers.sdk_common import error_fields, retry_after, status_error
+from margin.providers.settings import ProviderSettings
 from margin.resilience.config import ProviderTimeouts
 from margin.resilience.timeouts import with_timeouts
 from margin.testing.simulator import ProviderSimulator, Scenario

@@ -10,7 +10,6 @@ import pytest
 from offline_fixtures import ACME_DEAL, GLOBEX_CASE, SCHEMA, TODAY
 
 from margin.adapters import QueryPlan, RecordContext
-from margin.config import ProviderSettings
 from margin.providers import build_provider
 from margin.providers.base import (
     ChatMessage,
@@ -24,6 +23,7 @@ from margin.providers.base import (
     Usage,
 )
 from margin.providers.offline import OfflineProvider, parse_question, render_draft, summarize
+from margin.providers.settings import ProviderSettings
 
 
 def make(pace_ms: float = 0.0, model: str = "") -> OfflineProvider:

@@ -22,8 +22,8 @@ from redis_support import (
 from structlog.testing import capture_logs
 
 from margin.adapters.types import User
-from margin.config import ProviderSettings
 from margin.providers.base import ChatMessage, ProviderRequest
+from margin.providers.settings import ProviderSettings
 from margin.resilience.config import LimitSettings, Quota, TenantQuotas
 from margin.resilience.limits import Limits
 from margin.resilience.pricing import Pricing, estimate_tokens

@@ -11,7 +11,6 @@ import pytest
 from redis_support import FakeClock
 
 from margin.adapters.types import RecordContext, RecordRef
-from margin.config import ProviderSettings
 from margin.providers import (
     ChatMessage,
     Provider,
@@ -24,6 +23,7 @@ from margin.providers import (
     TextDelta,
     build_provider,
 )
+from margin.providers.settings import ProviderSettings
 from margin.resilience.config import ProviderTimeouts, RetrySettings
 from margin.resilience.retry import Backoff
 from margin.resilience.timeouts import with_timeouts

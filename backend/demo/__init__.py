@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from margin.config import OFFLINE, ConfigError, ProviderSettings, Settings, TenantSettings
+from margin.config import OFFLINE, ConfigError, Settings, TenantSettings
+from margin.providers.settings import ProviderSettings
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from margin.config import ProviderSettings
 from margin.providers.base import (
     ChatMessage,
     ContentFiltered,
@@ -19,6 +18,7 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
+from margin.providers.settings import ProviderSettings
 
 
 def build_provider(name: str, settings: ProviderSettings) -> Provider:

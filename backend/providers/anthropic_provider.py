@@ -22,7 +22,6 @@ import anthropic
 import msgspec
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
-from margin.config import ProviderSettings
 from margin.providers.base import (
     ChatMessage,
     ContentFiltered,
@@ -44,6 +43,7 @@ from margin.providers.sdk_common import (
     stream_error,
     typed_errors,
 )
+from margin.providers.settings import ProviderSettings
 
 TOOL_NAME = "respond"
 _TOOL_DESCRIPTION = "Give the answer as JSON that matches input_schema."

@@ -19,7 +19,6 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from margin.config import ProviderSettings
 from margin.providers.base import (
     ChatMessage,
     ContentFiltered,
@@ -41,6 +40,7 @@ from margin.providers.sdk_common import (
     stream_error,
     typed_errors,
 )
+from margin.providers.settings import ProviderSettings
 
 
 class _Delta(msgspec.Struct, gc=False):

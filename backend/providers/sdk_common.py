@@ -27,7 +27,6 @@ import httpx2
 import msgspec
 import structlog
 
-from margin.config import ProviderSettings
 from margin.providers import http_stream
 from margin.providers.base import (
     ContentFiltered,
@@ -38,6 +37,7 @@ from margin.providers.base import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from margin.providers.settings import ProviderSettings
 
 log = structlog.get_logger(__name__)
 

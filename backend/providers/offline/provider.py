@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from margin.config import ProviderSettings
 from margin.providers.base import (
     Finish,
     ProviderBadRequest,
@@ -15,6 +14,7 @@ from margin.providers.base import (
     TextDelta,
     Usage,
 )
+from margin.providers.settings import ProviderSettings
 
 from .text import count_words, word_pieces
 
