@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from margin import __version__
+from margin.auth import TokenVerifier
 from margin.config import Settings, load_settings
 from margin.errors import EXCEPTION_HANDLERS
 from margin.logs import configure_logging, litestar_logging_config
@@ -26,6 +27,7 @@ from margin.widget_asset import widget_js
 def create_app(settings: Settings) -> Litestar:
     plugins = load_plugins(settings.plugins)
     services = Services(settings, plugins)
+    tokens = TokenVerifier(settings.tenants, settings.auth)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -49,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False, use_cache=True),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+            "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
             "pipeline": Provide(lambda: services.pipeline, sync_to_thread=False, use_cache=True),
             "interactions": Provide(lambda: services.store, sync_to_thread=False, use_cache=True),
             "feedback": Provide(lambda: services.feedback, sync_to_thread=False, use_cache=True),

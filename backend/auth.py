@@ -43,6 +43,41 @@ def mint_token(secret: str, *, tenant: str, user_id: str, roles: Sequence[str] =
 
 def verify_token(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSettings) -> User:
     """Return the token's user, or raise TokenError saying exactly what is wrong with it."""
+    return _verify(token, tenants, auth)[0]
+
+
+class TokenVerifier:
+    """``verify_token`` with a memory: a token already verified is trusted until it expires.
+
+    A widget sends the same token with every call for its lifetime (minutes), and checking an
+    HS256 signature twice per request was a measurable share of a request's CPU. Only valid
+    tokens are kept, at most ``max_entries`` (the oldest go first); tenants and secrets are
+    fixed for the life of the process.
+    """
+
+    def __init__(
+        self, tenants: Mapping[str, TenantSettings], auth: AuthSettings, max_entries: int = 10_000
+    ) -> None:
+        self._tenants = tenants
+        self._auth = auth
+        self._max_entries = max_entries
+        self._valid: dict[str, tuple[User, float]] = {}
+
+    def verify(self, token: str) -> User:
+        known = self._valid.get(token)
+        if known is not None:
+            user, expires = known
+            if time.time() < expires + self._auth.leeway_s:
+                return user
+            del self._valid[token]
+        user, expires = _verify(token, self._tenants, self._auth)
+        if len(self._valid) >= self._max_entries:
+            del self._valid[next(iter(self._valid))]
+        self._valid[token] = (user, expires)
+        return user
+
+
+def _verify(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSettings) -> tuple[User, float]:
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.DecodeError as exc:
@@ -79,4 +114,4 @@ def verify_token(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSe
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub:
         raise TokenError("Token claim 'sub' must be a non-empty string")
-    return User(tenant=tenant_name, user_id=sub, roles=tuple(roles))
+    return User(tenant=tenant_name, user_id=sub, roles=tuple(roles)), float(claims["exp"])

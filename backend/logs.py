@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Literal, TextIO
 
+import msgspec
 import structlog
 from litestar.logging import LoggingConfig
 from structlog.typing import Processor
@@ -28,6 +29,14 @@ _SHARED_PROCESSORS: list[Processor] = [
 ]
 
 
+_encoder = msgspec.json.Encoder(enc_hook=repr)
+
+
+def _json_line(event: object, **_: object) -> str:
+    """One JSON line; msgspec writes it several times faster than the json module (one per request)."""
+    return _encoder.encode(event).decode()
+
+
 class _MarginHandler(logging.StreamHandler[TextIO]):
     """Marks the root handler this module installed, so a second call replaces it."""
 
@@ -41,7 +50,7 @@ def configure_logging(format: Literal["console", "json"], level: str) -> None:
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json_line),
         ]
         if format == "json"
         else [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]

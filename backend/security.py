@@ -8,19 +8,23 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from margin.adapters import User
-from margin.auth import verify_token
+from margin.auth import TokenVerifier
 from margin.config import Settings
 from margin.exceptions import Forbidden, Unauthorized
 
 
-def provide_user(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> User:
+def provide_user(
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    tokens: NamedDependency[TokenVerifier],
+) -> User:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("Missing Authorization header (expected 'Bearer <token>')")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
-    user = verify_token(token.strip(), settings.tenants, settings.auth)
+    user = tokens.verify(token.strip())
     origin = request.headers.get("origin")
     allowed = settings.tenants[user.tenant].allowed_origins
     if origin and "*" not in allowed and origin not in allowed:

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from margin.auth import TokenError, mint_token, verify_token
+from margin.auth import TokenError, TokenVerifier, mint_token, verify_token
 from margin.config import AuthSettings, TenantSettings
 
 SECRET = "s" * 40
@@ -133,3 +133,42 @@ def test_roles_may_be_absent() -> None:
     del body["roles"]
 
     assert verify_token(signed(body), TENANTS, AUTH).roles == ()
+
+
+def test_the_verifier_checks_a_token_once_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(TENANTS, AUTH)
+    decodes = 0
+    decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    token = signed(claims(roles=["rep"]))
+    first = verifier.verify(token)
+    checks = decodes
+    assert verifier.verify(token) == first and decodes == checks  # no second signature check
+    assert first.roles == ("rep",)
+
+
+def test_the_verifier_refuses_a_remembered_token_once_it_expired() -> None:
+    verifier = TokenVerifier(TENANTS, AuthSettings(max_ttl_s=3600, leeway_s=0))
+    now = int(time.time())
+    token = signed(claims(iat=now, exp=now + 1))
+    verifier.verify(token)
+    time.sleep(max(0.0, now + 1.05 - time.time()))
+    with pytest.raises(TokenError, match="expired"):
+        verifier.verify(token)
+
+
+def test_the_verifier_remembers_no_refused_token_and_stays_bounded() -> None:
+    verifier = TokenVerifier(TENANTS, AUTH, max_entries=3)
+    forged = signed(claims(), secret="x" * 40)
+    for _ in range(2):
+        with pytest.raises(TokenError, match="signature"):
+            verifier.verify(forged)
+    for n in range(5):
+        verifier.verify(signed(claims(sub=f"user{n}")))
+    assert len(verifier._valid) == 3
