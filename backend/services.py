@@ -82,6 +82,7 @@ class Services:
         # Everything built so far lives as long as the process: keep it out of every later GC pass.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(20_000, 20, 50)  # per-token objects die young: collect them in larger batches
         log.info(
             "margin.started",
             plugins=self.settings.plugins,
