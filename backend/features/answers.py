@@ -54,7 +54,9 @@ class AnswerSource:
             return
         except FlightAbandoned:
             pass
-        again, _ = await self.open(job, key)
+        again, _ = await self.open(
+            job, key
+        )  # not billed to this request: rare, and on the safe side for users
         async with aclosing(again):
             async for event in again:
                 if isinstance(event, MetaEvent) and shown:
