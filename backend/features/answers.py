@@ -54,9 +54,8 @@ class AnswerSource:
             return
         except FlightAbandoned:
             pass
-        again, _ = await self.open(
-            job, key
-        )  # not billed to this request: rare, and on the safe side for users
+        # Not billed to this request (it joined as a follower): rare, and in the user's favour.
+        again, _ = await self.open(job, key)
         async with aclosing(again):
             async for event in again:
                 if isinstance(event, MetaEvent) and shown:
