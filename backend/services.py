@@ -70,6 +70,15 @@ class Services:
         )
 
     async def start(self) -> None:
+        """Open everything; if any part fails, close what was opened before raising, so a failed
+        start-up leaves no thread behind that would keep the process alive."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         for plugin in self.plugins:
             await plugin.start(self.settings)
         await self.shared.run(lambda redis: redis.ping(), lambda: None)  # one warning now if it is down

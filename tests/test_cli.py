@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import structlog
 import uvicorn
+from conftest import free_port
 from litestar import Litestar
 
 from margin import __version__
@@ -274,3 +276,37 @@ def test_simulate_provider_builds_the_scenario_from_flags(monkeypatch: pytest.Mo
 def test_simulate_provider_rejects_a_negative_number(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate-provider", "--tokens-per-s", "-1"]) == 2
     assert capsys.readouterr().err == "margin: tokens_per_s: must be >= 0\n"
+
+
+def test_serve_exits_when_start_up_fails(tmp_path: Path) -> None:
+    """An adapter that cannot open its database: the process must end, not stay up unready."""
+    config = tmp_path / "margin.toml"
+    config.write_text(
+        f"""
+[tenants.acme]
+secret = "{"s" * 40}"
+adapters = ["crm"]
+
+[adapters.crm]
+kind = "sql"
+url = "sqlite:///{tmp_path}/missing/crm.sqlite"
+
+[adapters.crm.record_types.deal]
+table = "deals"
+id_column = "id"
+title_column = "name"
+fields = {{ name = {{}} }}
+"""
+    )
+    started = time.monotonic()
+    finished = subprocess.run(
+        [sys.executable, "-m", "margin", "serve", "--config", str(config), "--port", str(free_port())],
+        env={k: v for k, v in os.environ.items() if not k.startswith("MARGIN_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert finished.returncode != 0
+    assert time.monotonic() - started < 30  # about a second on an idle machine
+    assert "cannot open" in finished.stderr and "Application startup failed" in finished.stderr
