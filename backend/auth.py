@@ -106,6 +106,9 @@ def _verify(token: str, tenants: Mapping[str, TenantSettings], auth: AuthSetting
         raise TokenError(f"Token must be signed with {ALGORITHM}") from exc
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"Invalid token: {exc}") from exc
+    for name in ("exp", "iat"):
+        if isinstance(claims[name], bool) or not isinstance(claims[name], int | float):
+            raise TokenError(f"Token claim {name!r} must be a number (seconds since the epoch)")
     if claims["exp"] - claims["iat"] > auth.max_ttl_s:
         raise TokenError(f"Token lifetime exceeds the maximum of {auth.max_ttl_s} s")
     roles = claims.get("roles", [])

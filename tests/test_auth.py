@@ -172,3 +172,10 @@ def test_the_verifier_remembers_no_refused_token_and_stays_bounded() -> None:
     for n in range(5):
         verifier.verify(signed(claims(sub=f"user{n}")))
     assert len(verifier._valid) == 3
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+def test_time_claims_must_be_numbers(claim: str) -> None:
+    now = int(time.time())
+    token = signed(claims(**{claim: str(now + 60 if claim == "exp" else now)}))
+    assert f"{claim!r} must be a number" in rejected(token).message
