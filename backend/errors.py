@@ -65,6 +65,14 @@ def _margin_error(_: Request[Any, Any, Any], exc: MarginError) -> Response[Error
     return error_response(exc.status, exc.code, exc.detail(), headers=exc.headers())
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    """msgspec gives up on JSON nested deeper than Python's recursion limit: that is the body's
+    fault, not a crash. Any other RecursionError is a bug like any other."""
+    if "deserializing" in str(exc):
+        return error_response(400, "invalid_request", "Request body is not valid JSON: nested too deeply")
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.error("request.crashed", method=request.method, path=request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on Margin's side; it has been logged.")
@@ -73,5 +81,6 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     MarginError: _margin_error,
     HTTPException: _http_exception,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

@@ -244,3 +244,18 @@ def test_an_unexpected_exception_is_a_json_error_with_a_code(
     body = response.json()
     assert body["code"] == "internal_error" and body["status_code"] == 500
     assert "ZeroDivisionError" not in body["detail"]  # the traceback goes to the log, not the user
+
+
+@pytest.mark.parametrize("path", ["/v1/summarize", "/v1/query", "/v1/feedback"])
+def test_json_nested_too_deeply_is_a_400(server: ServerThread, path: str) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = httpx.post(
+        f"{server.url}{path}", content=body, headers={**auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert "nested too deeply" in response.json()["detail"]
+    anonymous = httpx.post(f"{server.url}{path}", content=body, headers={"Content-Type": "application/json"})
+    assert anonymous.status_code in (400, 401) and anonymous.json()["code"] in (
+        "invalid_request",
+        "unauthorized",
+    )
