@@ -96,6 +96,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     app = _build_app(settings)
     url = f"http://{settings.server.host}:{settings.server.port}/"
     print(f"Margin demo running at {url} — mint a token with: {shlex.join(token_cmd)}", flush=True)
+    if "*" in settings.tenants[tenant].allowed_origins:
+        print(
+            f'Tenant {tenant!r} accepts widget calls from any page origin (allowed_origins = ["*"]): '
+            "fine on your laptop; list your host's origins for anything else.",
+            flush=True,
+        )
     _run(app, settings)
     return 0
 

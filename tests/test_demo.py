@@ -75,3 +75,4 @@ def test_demo_prints_its_url_and_logs_readably(demo: tuple[str, subprocess.Popen
     output = process.communicate(timeout=15)[0]
     assert f"{url}/" in output
     assert "margin token --tenant demo --user alice" in output
+    assert "accepts widget calls from any page origin" in output  # the demo tenant allows "*"
