@@ -142,6 +142,20 @@ def test_rate_limit_as_json_carries_retry_after(tmp_path: Path, simulator: Simul
     assert response.json()["code"] == "rate_limited"
 
 
+def test_a_rate_limit_mid_stream_as_json_still_says_when_to_retry(
+    tmp_path: Path, simulator: SimulatorThread
+) -> None:
+    """Announced inside the stream (no headers there), the provider's 429 has no Retry-After."""
+    simulator.default = Scenario(fault="rate_limit", fault_after_tokens=3)
+    settings = cloud_settings(tmp_path, simulator, chains={"default": ["gpt"]})
+    with ServerThread(settings) as server:
+        response = httpx.post(
+            f"{server.url}/v1/summarize", json=DEAL, headers={"Authorization": HEADERS["Authorization"]}
+        )
+    assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+    assert response.headers["retry-after"] == str(round(settings.resilience.retry.max_delay_s))
+
+
 def test_interactions_survive_a_restart(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     with ServerThread(settings) as server:

@@ -27,6 +27,7 @@ from margin.providers.base import (
     Provider,
     ProviderBadRequest,
     ProviderError,
+    ProviderRateLimited,
     ProviderRequest,
     ProviderUnavailable,
     TextDelta,
@@ -150,7 +151,7 @@ class ProviderRouter:
                     raise
                 await self._breakers.record_success(permit)
                 return
-        yield _final_error(job, error)
+        yield _final_error(job, error, self._retry.max_delay_s)
 
     async def _retry_permit(
         self, backoff: Backoff, error: ProviderError, attempts: int, produced: bool, provider: Provider
@@ -220,10 +221,16 @@ def _through(text: str, restorer: StreamRestorer | None, trimmer: OverlapTrimmer
     return text
 
 
-def _final_error(job: Job, error: ProviderError | None) -> ErrorEvent:
-    """Every provider failed or was skipped; with sensitive data, say that nothing left Margin."""
+def _final_error(job: Job, error: ProviderError | None, retry_wait_s: float) -> ErrorEvent:
+    """Every provider failed or was skipped; with sensitive data, say that nothing left Margin.
+
+    A rate limit always says when to retry: the provider's Retry-After, else ``retry_wait_s``
+    (a limit announced mid-stream comes without one)."""
     if job.route.excluded:
         return ErrorEvent.of(SensitiveDataBlocked(""))
     if error is None:
         error = ProviderUnavailable("every provider of the chain is paused by its circuit breaker")
-    return ErrorEvent.of(error)
+    event = ErrorEvent.of(error)
+    if isinstance(error, ProviderRateLimited) and event.retry_after is None:
+        event.retry_after = retry_wait_s
+    return event
