@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        """One statement sequence at a time on the shared connection: a commit while another
+        request's cursor is open fails (and used to fail requests whose vote was stored)."""
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,14 +70,24 @@ class FeedbackStore:
             now,
             now,
         )
-        async with db.execute(_UPSERT, values) as cursor:
-            row = await cursor.fetchone()
-        await db.commit()
-        stored = await self.get(feedback.interaction_id, user_id)
-        assert stored is not None  # just written in this connection
+        async with self._lock:
+            try:
+                async with db.execute(_UPSERT, values) as cursor:
+                    row = await cursor.fetchone()
+                await db.commit()
+            except BaseException:
+                await db.rollback()  # nothing half-stored behind an error response
+                raise
+            stored = await self._read(feedback.interaction_id, user_id)
+        if stored is None:
+            raise RuntimeError("feedback vanished right after it was committed")
         return stored, bool(row and row[0])
 
     async def get(self, interaction_id: str, user_id: str) -> Feedback | None:
+        async with self._lock:
+            return await self._read(interaction_id, user_id)
+
+    async def _read(self, interaction_id: str, user_id: str) -> Feedback | None:
         query = f"SELECT {_COLUMNS} FROM feedback WHERE interaction_id = ? AND user_id = ?"
         async with self._connection().execute(query, (interaction_id, user_id)) as cursor:
             row = await cursor.fetchone()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -78,3 +80,32 @@ def test_feedback_on_another_tenants_interaction_is_not_found(server: ServerThre
     response = httpx.post(f"{server.url}/v1/feedback", json=body, headers=auth("globex", "mallory"))
     assert response.status_code == 404
     assert httpx.post(f"{server.url}/v1/feedback", json=body).status_code == 401
+
+
+def test_500_concurrent_votes_are_all_stored_and_all_acknowledged(tmp_path: Path) -> None:
+    """Each answer the client gets matches what was stored: no 500 for a vote that was saved."""
+    settings = make_settings(tmp_path)
+    users = [f"user{n}" for n in range(500)]
+    with ServerThread(settings) as server:
+        interaction = answer(server)
+
+        async def vote_all() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=len(users))  # all 500 in flight at once
+            async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
+                return await asyncio.gather(
+                    *(
+                        client.post(
+                            "/v1/feedback",
+                            json={"interaction_id": interaction, "rating": "up" if n % 2 else "down"},
+                            headers=auth(user=user),
+                        )
+                        for n, user in enumerate(users)
+                    )
+                )
+
+        responses = asyncio.run(vote_all())
+    assert sorted({r.status_code for r in responses}) == [201], {r.status_code for r in responses}
+    with sqlite3.connect(Path(settings.data_dir) / "margin.db") as db:
+        rows = db.execute("SELECT user_id, rating FROM feedback WHERE interaction_id = ?", (interaction,))
+        stored = dict(rows.fetchall())
+    assert stored == {user: "up" if n % 2 else "down" for n, user in enumerate(users)}
