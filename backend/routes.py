@@ -38,19 +38,33 @@ from margin.services import Services
 from margin.sse import SSE_HEADERS, sse_frames
 
 EVENT_STREAM = "text/event-stream"
+_AUTH_ERRORS = {
+    401: ResponseSpec(ErrorBody, description="Missing, malformed, forged or expired token"),
+    403: ResponseSpec(
+        ErrorBody, description="Unknown tenant, origin not allowed, or a record not for this user"
+    ),
+    500: ResponseSpec(ErrorBody, description="An unexpected failure inside Margin (code internal_error)"),
+}
+_BODY_ERRORS = {
+    **_AUTH_ERRORS,
+    400: ResponseSpec(ErrorBody, description="Invalid request body; the detail names the field"),
+    413: ResponseSpec(ErrorBody, description="Request body over server.max_body_bytes"),
+}
 _RESPONSES = {
     200: ResponseSpec(
         FeatureResponse,
         description=f"JSON answer; with 'Accept: {EVENT_STREAM}' an SSE stream of "
         "meta, delta, result, error and done events instead",
     ),
-    400: ResponseSpec(ErrorBody, description="Invalid request body; the detail names the field"),
-    401: ResponseSpec(ErrorBody, description="Missing, malformed, forged or expired token"),
-    403: ResponseSpec(ErrorBody, description="Unknown tenant or origin not allowed"),
+    **_BODY_ERRORS,
     404: ResponseSpec(ErrorBody, description="Record not found, or the feature does not apply to it"),
+    422: ResponseSpec(ErrorBody, description="The provider declined to answer, or the record is too large"),
     429: ResponseSpec(ErrorBody, description="Over a rate limit or budget (Retry-After says when to retry)"),
-    503: ResponseSpec(ErrorBody, description="Sensitive data and no in-house model to take it"),
+    502: ResponseSpec(ErrorBody, description="The provider rejected the request, or the host app failed"),
+    503: ResponseSpec(ErrorBody, description="All providers failed, or sensitive data with no local model"),
+    504: ResponseSpec(ErrorBody, description="The provider or the host app took too long"),
 }
+_NO_INTERACTION = ResponseSpec(ErrorBody, description="No such interaction (or feedback) of this tenant")
 
 
 class FeedbackReasons(msgspec.Struct, frozen=True):
@@ -74,7 +88,11 @@ def feature_router(registry: FeatureRegistry, heartbeat_s: float) -> Router:
     )
     catalogue = Catalogue(registry.infos(), reasons)
 
-    @get("/features", summary="The features this server offers, for the widget's tabs and forms")
+    @get(
+        "/features",
+        summary="The features this server offers, for the widget's tabs and forms",
+        responses=_AUTH_ERRORS,
+    )
     async def features(user: NamedDependency[User]) -> Catalogue:
         return catalogue
 
@@ -150,7 +168,15 @@ class FeedbackController(Controller):
     tags = ["feedback"]
     dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
 
-    @post("/", summary="Thumbs up or down on an answer (a later one replaces an earlier one)")
+    @post(
+        "/",
+        summary="Thumbs up or down on an answer (a later one replaces an earlier one)",
+        responses={
+            200: ResponseSpec(Feedback, description="An earlier thumb of this user replaced"),
+            **_BODY_ERRORS,
+            404: _NO_INTERACTION,
+        },
+    )
     async def give(
         self,
         data: JSONBody[FeedbackIn],
@@ -164,7 +190,11 @@ class FeedbackController(Controller):
         stored, created = await feedback.put(user.tenant, user.user_id, data)
         return Response(stored, status_code=201 if created else 200)
 
-    @get("/{interaction_id:str}", summary="The signed-in user's feedback on one interaction")
+    @get(
+        "/{interaction_id:str}",
+        summary="The signed-in user's feedback on one interaction",
+        responses={**_AUTH_ERRORS, 404: _NO_INTERACTION},
+    )
     async def read(
         self,
         interaction_id: FromPath[str],

@@ -8,7 +8,6 @@ import msgspec
 
 UpReason = Literal["accurate", "helpful", "saved_time"]
 DownReason = Literal["inaccurate", "unhelpful", "too_long", "unsafe", "other"]
-Reason = UpReason | DownReason
 UP_REASONS: tuple[str, ...] = get_args(UpReason)
 DOWN_REASONS: tuple[str, ...] = get_args(DownReason)
 REASON_LABELS = {
@@ -26,21 +25,28 @@ InteractionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern
 Comment = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
-class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """What the widget posts: a thumb on one answer, with optional reason tags and a comment."""
-
+class _Thumb(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field="rating"):
     interaction_id: InteractionId
-    rating: Literal["up", "down"]
-    reasons: Annotated[list[Reason], msgspec.Meta(max_length=len(UP_REASONS + DOWN_REASONS))] = []
     comment: Comment | None = None
 
-    def __post_init__(self) -> None:
-        allowed = UP_REASONS if self.rating == "up" else DOWN_REASONS
-        wrong = [reason for reason in self.reasons if reason not in allowed]
-        if wrong:
-            raise ValueError(
-                f"reasons {wrong} do not fit a thumbs-{self.rating}; expected some of {list(allowed)}"
-            )
+    @property
+    def rating(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+class ThumbUp(_Thumb, tag="up"):
+    """A thumb up, with reasons that fit one (the schema says which, so no request is a surprise)."""
+
+    reasons: Annotated[list[UpReason], msgspec.Meta(max_length=len(UP_REASONS))] = []
+
+
+class ThumbDown(_Thumb, tag="down"):
+    reasons: Annotated[list[DownReason], msgspec.Meta(max_length=len(DOWN_REASONS))] = []
+
+
+FeedbackIn = ThumbUp | ThumbDown
+"""What the widget posts: a thumb on one answer (``rating`` up or down), with optional reason
+tags that fit that thumb and a comment."""
 
 
 class Feedback(msgspec.Struct, kw_only=True):

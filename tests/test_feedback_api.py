@@ -56,7 +56,7 @@ def test_a_later_thumb_replaces_the_earlier_one(server: ServerThread) -> None:
         (
             {"interaction_id": "{id}", "rating": "up", "reasons": ["inaccurate"]},
             400,
-            "do not fit a thumbs-up",
+            "reasons",
         ),
         ({"interaction_id": "{id}", "rating": "down", "reasons": ["bored"]}, 400, "reasons"),
         ({"interaction_id": "{id}", "rating": "up", "comment": "x" * 2001}, 400, "comment"),
