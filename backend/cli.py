@@ -15,6 +15,7 @@ from margin import __version__
 from margin.auth import mint_token
 from margin.config import DEFAULT_CONFIG_FILE, ConfigError, Settings, load_settings, masked
 from margin.logs import configure_logging
+from margin.server_protocol import timed_protocol
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -80,7 +81,9 @@ def _run(target: Litestar | str, settings: Settings, workers: int = 1) -> None:
         log_config=None,
         access_log=False,  # one structured interaction line per request instead
         loop="uvloop",
-        http="httptools",
+        http=timed_protocol(settings.server.request_timeout_s),
+        timeout_keep_alive=settings.server.keep_alive_s,
+        limit_concurrency=settings.server.max_connections,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 

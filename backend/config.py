@@ -51,6 +51,12 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     workers: PositiveInt = 1
     max_body_bytes: PositiveInt = 256 * 1024
     heartbeat_s: Seconds = 15.0
+    request_timeout_s: Seconds = 10.0
+    """A request (headers and body) must arrive whole within this, or the connection is closed."""
+    keep_alive_s: PositiveInt = 5
+    """An idle kept-alive connection is closed after this."""
+    max_connections: PositiveInt = 4096
+    """Open connections plus requests in progress per process; beyond it new requests get a 503."""
 
 
 class TenantSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
