@@ -34,8 +34,9 @@ from margin.resilience.config import (
 ENV_PREFIX = "MARGIN_"
 DEFAULT_CONFIG_FILE = "margin.toml"
 OFFLINE = "offline"
-SECRET_WORDS = ("api_key", "secret", "password", "token")
-"""A key containing one of these holds a secret (``token_env`` only names a variable)."""
+SECRET_KEYS = frozenset({"api_key", "secret", "password", "token"})
+"""Keys that hold a secret (``token_env`` only names a variable; ``max_tokens`` is a number).
+A rest adapter's header ``auth.value`` is one too."""
 
 
 class ConfigError(Exception):
@@ -290,12 +291,12 @@ def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, with every secret replaced by ``***``."""
 
-    def mask(node: Any, key: str = "") -> Any:
+    def mask(node: Any, key: str = "", parent: str = "") -> Any:
         if isinstance(node, dict):
-            return {k: mask(v, k) for k, v in node.items()}
+            return {k: mask(v, k, key) for k, v in node.items()}
         if isinstance(node, list):
-            return [mask(v) for v in node]
-        if node and any(word in key for word in SECRET_WORDS) and not key.endswith("_env"):
+            return [mask(v, parent=parent) for v in node]
+        if node and (key in SECRET_KEYS or (key, parent) == ("value", "auth")):
             return "***"
         if isinstance(node, str) and "://" in node:
             return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", node)  # a password inside a URL

@@ -10,6 +10,7 @@ import pytest
 
 from margin.config import ConfigError, Settings, load_settings, masked
 from margin.demo import demo_secret
+from margin.demo.cases_config import demo_cases_config
 from margin.demo.crm_config import demo_crm_config
 
 TENANT_SECRET = "t" * 40
@@ -199,6 +200,23 @@ def test_masked_hides_api_keys_and_tenant_secrets(tmp_path: Path) -> None:
     assert "sk-very-secret" not in repr(shown)
     assert TENANT_SECRET not in repr(shown) and "hunter2" not in repr(shown)
     assert shown["adapters"]["pg"]["url"] == "postgresql://margin:***@db.internal:5432/crm"
+
+
+def test_masked_shows_numbers_and_hides_every_kind_of_secret(tmp_path: Path) -> None:
+    rest = msgspec.to_builtins(demo_cases_config("https://cases.example"))
+    cases = {
+        **rest,
+        "kind": "rest",
+        "auth": {"kind": "header", "header": "X-Api-Key", "value": "header-secret-value"},
+    }
+    helpdesk = {**cases, "auth": {"kind": "bearer", "token": "bearer-secret-token"}}
+    shown = masked(demo(tmp_path, adapters={"cases": cases, "helpdesk": helpdesk}))
+    assert shown["providers"]["offline"]["max_tokens"] == 1024
+    assert shown["resilience"]["limits"]["chars_per_token"] == 3.0
+    assert shown["adapters"]["cases"]["auth"]["value"] == "***"
+    assert shown["adapters"]["cases"]["auth"]["header"] == "X-Api-Key"
+    assert shown["adapters"]["helpdesk"]["auth"]["token"] == "***"
+    assert "header-secret-value" not in repr(shown) and "bearer-secret-token" not in repr(shown)
 
 
 def test_demo_secret_is_private_and_stable(tmp_path: Path) -> None:
