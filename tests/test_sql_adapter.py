@@ -186,6 +186,21 @@ async def test_a_record_with_its_timeline_and_related_records_takes_two_trips_to
     assert trips[0] == 1 and len(trips) == 2 and trips[1] >= 3  # timeline sources and related together
 
 
+@pytest.mark.parametrize("slashes", ["///", "////"])
+async def test_sqlite_urls_with_three_or_four_slashes_name_the_same_absolute_file(
+    crm_file: Path, slashes: str
+) -> None:
+    path = crm_file.as_posix().lstrip("/")  # crm_file is absolute (a pytest temporary directory)
+    config = msgspec.structs.replace(demo_crm_config(crm_file), url=f"sqlite:{slashes}{path}")
+    adapter = SqlAdapter(config)
+    await adapter.start()
+    try:
+        context = await adapter.fetch_context(RecordRef(type="deal", id="D-1001"), ALICE)
+    finally:
+        await adapter.aclose()
+    assert context.title == "Acme Corp platform renewal"
+
+
 async def test_timeline_order_and_limit_come_from_configuration(config: SqlAdapterConfig) -> None:
     deal = config.record_types["deal"]
     assert deal.timeline is not None

@@ -150,8 +150,9 @@ class SqlScope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class SqlAdapterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``url`` is ``sqlite:///absolute/path.db`` (opened read-only) or
-    ``postgresql://user@host:port/db`` (every transaction read-only)."""
+    """``url`` is ``sqlite:///absolute/path.db`` (``sqlite:////absolute/path.db``, SQLAlchemy's
+    form, means the same; opened read-only) or ``postgresql://user@host:port/db`` (every
+    transaction read-only)."""
 
     url: str
     record_types: dict[str, SqlRecordType]

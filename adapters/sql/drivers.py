@@ -52,7 +52,9 @@ class Driver(Protocol):
 
 def driver_for(config: SqlAdapterConfig) -> Driver:
     if config.url.startswith("sqlite:///"):
-        return SqliteDriver(config.url.removeprefix("sqlite://"), config.timeout_s, config.pool_size)
+        # sqlite:///srv/x.db and SQLAlchemy's sqlite:////srv/x.db both mean the absolute /srv/x.db
+        path = "/" + config.url.removeprefix("sqlite://").lstrip("/")
+        return SqliteDriver(path, config.timeout_s, config.pool_size)
     return PostgresDriver(config.url, config.timeout_s, config.pool_size)
 
 
