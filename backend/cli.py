@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import uvicorn
@@ -126,12 +127,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
+    from margin.demo import CREATED_SECRETS, demo_secret_path
+
+    known = set(CREATED_SECRETS)
     settings = _demo_settings(args)
     tenant = settings.tenants.get(args.tenant)
     if tenant is None:
         return _fail(f"unknown tenant {args.tenant!r}; configured: {', '.join(sorted(settings.tenants))}")
     if args.ttl > settings.auth.max_ttl_s:
         return _fail(f"--ttl {args.ttl} exceeds auth.max_ttl_s ({settings.auth.max_ttl_s})")
+    key = demo_secret_path(Path(settings.data_dir))
+    if key in CREATED_SECRETS - known:
+        print(
+            f"margin: no demo signing key in {key.parent.resolve()}; made a new one. A demo running from "
+            "another directory will reject this token: pass --data-dir (or MARGIN_DATA_DIR) to use its key.",
+            file=sys.stderr,
+        )
     roles = [role.strip() for role in args.roles.split(",") if role.strip()]
     print(mint_token(tenant.secret, tenant=args.tenant, user_id=args.user, roles=roles, ttl_s=args.ttl))
     return 0

@@ -98,6 +98,18 @@ def test_demo_token_verifies_against_the_demo_settings(
     assert (user.tenant, user.user_id, user.roles) == ("demo", "alice", ("agent", "admin"))
 
 
+def test_a_token_that_needs_a_new_demo_key_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Minted from a directory with no demo key, the token would not work against a running demo."""
+    data_dir = str(tmp_path / "elsewhere")
+    assert main(["token", "--tenant", "demo", "--user", "alice", "--data-dir", data_dir]) == 0
+    first = capsys.readouterr()
+    assert "made a new one" in first.err and "--data-dir" in first.err and first.out.count("\n") == 1
+    assert main(["token", "--tenant", "demo", "--user", "alice", "--data-dir", data_dir]) == 0
+    assert capsys.readouterr().err == ""  # the key exists now: nothing to warn about
+
+
 def test_token_for_a_configured_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path, TENANT_CONFIG)
 

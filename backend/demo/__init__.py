@@ -105,12 +105,20 @@ def ensure_demo_crm(data_dir: str, today: date | None = None) -> None:
         create_demo_crm(path, today or date.today())
 
 
+CREATED_SECRETS: set[Path] = set()
+"""Secret files this process made (``margin token`` warns that a running demo will not know it)."""
+
+
+def demo_secret_path(data_dir: Path) -> Path:
+    return data_dir / "demo-tenant-secret"
+
+
 def demo_secret(data_dir: Path) -> str:
     """The demo tenant's signing secret, made once and kept in the data directory.
 
     ``margin demo`` and ``margin token`` both read it, so a printed token works against the demo.
     """
-    path = data_dir / "demo-tenant-secret"
+    path = demo_secret_path(data_dir)
     try:
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +128,7 @@ def demo_secret(data_dir: Path) -> str:
                 handle.write(secrets.token_urlsafe(32))
             try:
                 os.link(staging, path)  # atomic; if another process won the race, keep its secret
+                CREATED_SECRETS.add(path)
             except FileExistsError:
                 pass
             finally:
