@@ -16,9 +16,8 @@ from margin import __version__
 from margin.auth import TokenVerifier
 from margin.config import Settings, load_settings
 from margin.errors import EXCEPTION_HANDLERS
-from margin.feedback.types import ThumbDown, ThumbUp
 from margin.logs import configure_logging, litestar_logging_config
-from margin.openapi import mark_strict_bodies
+from margin.openapi import StrictStructSchemaPlugin
 from margin.plugins import load_plugins
 from margin.routes import FeedbackController, HealthController, feature_router
 from margin.security import cors_origins
@@ -50,6 +49,7 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=route_handlers,
+        plugins=[StrictStructSchemaPlugin()],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False, use_cache=True),
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -70,7 +70,6 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(title="Margin", version=__version__, path="/schema"),
     )
-    mark_strict_bodies(app, [*(feature.request_type for feature in services.features), ThumbUp, ThumbDown])
     return app
 
 

@@ -1,41 +1,27 @@
 """Keeping the OpenAPI schema honest about request bodies.
 
 Litestar describes a msgspec Struct's fields but not ``forbid_unknown_fields``, so the schema
-would allow extra properties that the server refuses with a 400. After the schema is built,
-every request Struct that forbids unknown fields (and every Struct nested in one) is marked
-``additionalProperties: false``.
+would allow extra properties that the server refuses with a 400. This schema plugin extends
+Litestar's own Struct plugin: every Struct that forbids unknown fields gets
+``additionalProperties: false``. The schema is still built lazily, on its first request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-import msgspec
-from litestar import Litestar
+# Litestar's Struct schema plugin is not exported; extending it keeps its behaviour exactly.
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
 
 
-def mark_strict_bodies(app: Litestar, body_types: Iterable[type[msgspec.Struct]]) -> None:
-    strict = {cls.__name__ for cls in _structs(body_types) if cls.__struct_config__.forbid_unknown_fields}
-    for name, schema in (app.openapi_schema.components.schemas or {}).items():
-        if name in strict:
+class StrictStructSchemaPlugin(StructSchemaPlugin):
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)  # the registered component
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
             schema.additional_properties = False
-
-
-def _structs(types: Iterable[type[msgspec.Struct]]) -> Iterator[type[msgspec.Struct]]:
-    seen: set[int] = set()
-    pending: list[object] = list(msgspec.inspect.multi_type_info(list(types)))
-    while pending:
-        info = pending.pop()
-        if id(info) in seen:
-            continue
-        seen.add(id(info))
-        if isinstance(info, msgspec.inspect.StructType):
-            yield info.cls
-            pending.extend(field.type for field in info.fields)
-        elif isinstance(info, msgspec.inspect.Type):
-            for name in info.__struct_fields__:
-                value = getattr(info, name)
-                if isinstance(value, msgspec.inspect.Type):
-                    pending.append(value)
-                elif isinstance(value, tuple):
-                    pending.extend(item for item in value if isinstance(item, msgspec.inspect.Type))
+        return schema

@@ -8,9 +8,10 @@ from these declarations, so a feature from another package needs no change to Ma
 
 from __future__ import annotations
 
+import functools
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Literal
@@ -208,8 +209,16 @@ def _declared_order(request_type: type, name: str, values: tuple[object, ...]) -
     return values
 
 
+@functools.cache
+def answer_decoder(answer_type: type[msgspec.Struct]) -> Callable[[str], Any]:
+    """One decoder per answer type, built once (not per request)."""
+    return msgspec.json.Decoder(answer_type).decode
+
+
+@functools.cache
 def strict_json_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
-    """``struct``'s JSON schema in the form strict structured output accepts.
+    """``struct``'s JSON schema in the form strict structured output accepts; built once per
+    type and shared, so callers copy before they change it.
 
     Every property becomes required (optional ones are already nullable or have a default the
     model must now state), defaults are dropped, and the root is the object itself, not a $ref.

@@ -27,7 +27,7 @@ from margin.events import DeltaEvent, DoneEvent, ErrorEvent, FeatureEvent, MetaE
 from margin.exceptions import MarginError
 from margin.features.admission import Admission, Admitted
 from margin.features.answers import AnswerSource
-from margin.features.base import Feature, FeatureContext, Task
+from margin.features.base import Feature, FeatureContext, Task, answer_decoder
 from margin.features.router import Job, Spent, Structured
 from margin.features.variants import Variant, VariantAssigner
 from margin.interactions import InteractionRecord, InteractionStore, Status
@@ -135,7 +135,7 @@ class Run:
             request=self.task.request,
             route=self.admitted.route,
             redact=lambda request: detector.redact(request, tenant=tenant),
-            decode=msgspec.json.Decoder(answer_type).decode if answer_type is not None else None,
+            decode=answer_decoder(answer_type) if answer_type is not None else None,
         )
 
     async def events(self) -> AsyncGenerator[FeatureEvent, None]:
