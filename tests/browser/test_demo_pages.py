@@ -8,6 +8,7 @@ screenshots in ``docs/screenshots/``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from margin.demo.pages import page_tenant
 from margin.demo.pages_cases import CATEGORIES, PRIORITIES, CasePage, CaseRow
 from margin.demo.pages_crm import Deal, DealPage, Entry
 from margin.demo.pages_render import render_page
+from margin.testing.simulator import Scenario, SimulatorThread
 
 with contextlib.suppress(ImportError):  # without it the browser fixture skips (or fails in CI)
     from playwright.sync_api import Browser, Page, expect
@@ -419,3 +421,34 @@ def test_triage_on_the_case_page_fills_the_host_fields_through_on_apply_triage(
     open_panel(page)
     expect(widget(page, "[role=tab]:visible")).to_have_text(["Summary", "Draft", "Ask"])
     expect(widget(page, "#t-triage")).to_be_hidden()
+
+
+def test_triage_through_a_cloud_model_on_the_case_page(
+    host_page: Page, tmp_path: Path, simulator: SimulatorThread
+) -> None:
+    """The same tab with a model answering through structured output (the simulator, OpenAI's wire)."""
+    answer = {
+        "category": {"value": "performance", "reason": "The invoice export times out after a minute."},
+        "priority": {"value": "urgent", "reason": "Finance needs it for the month-end close on Friday."},
+        "tags": [{"value": "export", "reason": "The CSV export fails."}],
+    }
+    simulator.default = Scenario(text=json.dumps(answer), total_tokens=10_000)
+    llm = {"kind": "openai", "model": "gpt-sim", "api_key": "k", "base_url": simulator.openai_base_url}
+    settings = make_settings(tmp_path, providers={"llm": llm}, chains={"default": ["llm", "offline"]})
+    with ServerThread(settings) as server:
+        page = host_page
+        page.goto(server.url + "/helpdesk/cases/C-2001")  # nothing in it keeps it from a cloud model
+        open_panel(page)
+        widget(page, "[role=tab]:visible").get_by_text("Triage").click()
+        triage = widget(page, "#p-triage")
+        triage.get_by_role("button", name="Suggest").click()
+        wait_answer(page, "triage")
+        [shown] = [a for a in events(page, "answer") if a["feature"] == "triage"]
+        assert shown["meta"]["provider"] == "llm" and shown["meta"]["degraded"] is False
+        assert shown["result"] == answer
+        expect(triage.locator("dd .tag")).to_have_text(["performance", "urgent", "export"])
+        triage.get_by_role("button", name="Apply").click()
+        expect(page.locator("#triage-priority")).to_have_value("urgent")
+        expect(page.locator("#triage-tags")).to_have_value("export")
+        sent = [r.body for r in simulator.requests if r.body.get("response_format")]
+        assert sent and sent[-1]["response_format"]["json_schema"]["strict"] is True
